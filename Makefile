@@ -1,0 +1,85 @@
+# serverlessplane operator. `make run` starts the local cluster with the operator; `make test`
+# runs every test tier. See README.md.
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+BIN ?= $(CURDIR)/bin
+CONTROLLER_GEN := $(BIN)/controller-gen
+# The Kubernetes binaries (kube-apiserver, etcd, kubectl, kube-controller-manager,
+# kube-scheduler, kwok), built from their Go modules into a cache outside the work tree.
+KUBEBINS = $(shell hack/kubebins/build.sh)
+
+GO_PACKAGES = ./...
+ENVTEST_PACKAGES = ./test/integration/...
+E2E_PACKAGES = ./test/e2e/...
+
+.PHONY: all
+all: build
+
+##@ Development
+
+$(CONTROLLER_GEN): hack/tools/go.mod
+	cd hack/tools && go build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the API reference.
+	$(CONTROLLER_GEN) crd paths=./api/v1alpha1/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=serverlessplane-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	go run ./hack/apidocs config/crd/bases > docs/api.md
+
+.PHONY: fmt
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: lint
+lint: ## go vet and gofmt.
+	go vet $(GO_PACKAGES)
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: verify
+verify: generate manifests lint ## Regenerate everything and fail if the tree changed.
+	@if [[ -n "$$(git status --porcelain -- api config docs)" ]]; then \
+		echo "generated files are out of date; run 'make generate manifests' and commit:"; \
+		git status --porcelain -- api config docs; git diff --stat -- api config docs; exit 1; fi
+
+##@ Build
+
+.PHONY: build
+build: ## Build the operator binary into bin/manager.
+	CGO_ENABLED=0 go build -o $(BIN)/manager ./cmd/manager
+
+.PHONY: kubebins
+kubebins: ## Build (or reuse) the Kubernetes binaries and print their directory.
+	@hack/kubebins/build.sh
+
+##@ Run
+
+.PHONY: run
+run: build ## Local simulated cluster plus the operator in the foreground (KUBECONFIG=... to use an existing cluster).
+	@if [[ -n "$${KUBECONFIG:-}" ]]; then \
+		go run ./hack/localcluster --existing --manager $(BIN)/manager; \
+	else \
+		PATH="$(KUBEBINS):$$PATH" go run ./hack/localcluster --manager $(BIN)/manager; \
+	fi
+
+##@ Test
+
+.PHONY: test
+test: test-unit test-integration test-e2e ## Every tier: unit, envtest, end-to-end.
+
+.PHONY: test-unit
+test-unit: ## Unit tests of the pure packages.
+	go test $$(go list $(GO_PACKAGES) | grep -v /test/)
+
+.PHONY: test-integration
+test-integration: ## Controllers against a real kube-apiserver and etcd (envtest).
+	KUBEBUILDER_ASSETS="$(KUBEBINS)" go test $(ENVTEST_PACKAGES) -timeout 30m
+
+.PHONY: test-e2e
+test-e2e: build ## The operator binary in the local simulated cluster.
+	KUBEBINS="$(KUBEBINS)" MANAGER_BINARY=$(BIN)/manager go test $(E2E_PACKAGES) -timeout 30m -v -count=1

@@ -1,0 +1,227 @@
+package v1alpha1
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"text/template"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Validate checks a defaulted configuration and returns every problem, each naming its field.
+func Validate(c *OperatorConfig) field.ErrorList {
+	var errs field.ErrorList
+	if c.APIVersion != GroupVersion.String() || c.Kind != Kind {
+		errs = append(errs, field.Invalid(field.NewPath("apiVersion"), c.APIVersion+"/"+c.Kind,
+			fmt.Sprintf("must be apiVersion %s, kind %s", GroupVersion, Kind)))
+	}
+	for _, msg := range validation.IsDNS1123Label(c.OperatorNamespace) {
+		errs = append(errs, field.Invalid(field.NewPath("operatorNamespace"), c.OperatorNamespace, msg))
+	}
+	if _, err := time.Parse(time.DateOnly, c.LegacyStableIPsDecommissionDate); err != nil {
+		errs = append(errs, field.Invalid(field.NewPath("legacyStableIPsDecommissionDate"),
+			c.LegacyStableIPsDecommissionDate, "must be a date as YYYY-MM-DD"))
+	}
+	errs = append(errs, validateRegions(c.Regions, field.NewPath("regions"))...)
+	errs = append(errs, validateWarehouses(&c.Warehouses, field.NewPath("warehouses"))...)
+	errs = append(errs, validateModelServing(&c.ModelServing, field.NewPath("modelServing"))...)
+	errs = append(errs, validateAutoscaling(&c.Autoscaling, field.NewPath("autoscaling"))...)
+	errs = append(errs, validateMetrics(&c.Metrics, field.NewPath("metrics"))...)
+	certs := field.NewPath("certificates")
+	if c.Certificates.RenewBefore.Duration >= c.Certificates.ServingValidity.Duration {
+		errs = append(errs, field.Invalid(certs.Child("renewBefore"), c.Certificates.RenewBefore.Duration.String(),
+			"must be shorter than certificates.servingValidity"))
+	}
+	if c.Certificates.ServingValidity.Duration > c.Certificates.CAValidity.Duration {
+		errs = append(errs, field.Invalid(certs.Child("servingValidity"), c.Certificates.ServingValidity.Duration.String(),
+			"must not be longer than certificates.caValidity"))
+	}
+	return errs
+}
+
+func validateRegions(regions []Region, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for i, r := range regions {
+		p := path.Index(i)
+		for _, msg := range validation.IsDNS1123Label(r.Name) {
+			errs = append(errs, field.Invalid(p.Child("name"), r.Name, msg))
+		}
+		if names.Has(r.Name) {
+			errs = append(errs, field.Duplicate(p.Child("name"), r.Name))
+		}
+		names.Insert(r.Name)
+		if r.ServerlessQuotaDBU < 0 {
+			errs = append(errs, field.Invalid(p.Child("serverlessQuotaDBU"), r.ServerlessQuotaDBU, "must not be negative"))
+		}
+		errs = append(errs, validatePrefixes(r.StableEgressCIDRs, p.Child("stableEgressCIDRs"))...)
+		errs = append(errs, validatePrefixes(r.LegacyStableIPs, p.Child("legacyStableIPs"))...)
+		for svc, cidrs := range r.StorageGatewayCIDRs {
+			errs = append(errs, validatePrefixes(cidrs, p.Child("storageGatewayCIDRs").Key(svc))...)
+		}
+	}
+	if len(regions) == 0 {
+		errs = append(errs, field.Required(path, "at least one region"))
+	}
+	return errs
+}
+
+func validatePrefixes(values []string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, v := range values {
+		if _, err := ParsePrefix(v); err != nil {
+			errs = append(errs, field.Invalid(path.Index(i), v, "must be an IP address or CIDR"))
+		}
+	}
+	return errs
+}
+
+// ParsePrefix parses an IP address (as a single-address prefix) or a CIDR.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither an IP address nor a CIDR", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func validateWarehouses(w *Warehouses, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	sizes := path.Child("clusterSizes")
+	seen := sets.New[string]()
+	for i, s := range w.ClusterSizes {
+		p := sizes.Index(i)
+		if seen.Has(s.Name) {
+			errs = append(errs, field.Duplicate(p.Child("name"), s.Name))
+		}
+		seen.Insert(s.Name)
+		if s.Workers < 1 {
+			errs = append(errs, field.Invalid(p.Child("workers"), s.Workers, "must be at least 1"))
+		}
+		if s.DBUPerHour < 1 {
+			errs = append(errs, field.Invalid(p.Child("dbuPerHour"), s.DBUPerHour, "must be at least 1"))
+		}
+	}
+	for _, name := range []string{"2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large"} {
+		if !seen.Has(name) {
+			errs = append(errs, field.Required(sizes, "cluster size "+name+" is missing"))
+		}
+	}
+	for _, ch := range []string{"Current", "Preview"} {
+		if w.Images[ch] == "" {
+			errs = append(errs, field.Required(path.Child("images").Key(ch), "an engine image for the channel"))
+		}
+	}
+	for _, pol := range []string{"CostOptimized", "ReliabilityOptimized"} {
+		if _, ok := w.SpotPolicies[pol]; !ok {
+			errs = append(errs, field.Required(path.Child("spotPolicies").Key(pol), "scheduling for the policy"))
+		}
+	}
+	errs = append(errs, validatePort(w.Port, path.Child("port"))...)
+	errs = append(errs, validatePort(w.MetricsPort, path.Child("metricsPort"))...)
+	if w.Port == w.MetricsPort {
+		errs = append(errs, field.Invalid(path.Child("metricsPort"), w.MetricsPort, "must differ from warehouses.port"))
+	}
+	if w.TargetQueriesPerCluster < 1 {
+		errs = append(errs, field.Invalid(path.Child("targetQueriesPerCluster"), w.TargetQueriesPerCluster, "must be at least 1"))
+	}
+	return errs
+}
+
+func validateModelServing(m *ModelServing, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	errs = append(errs, validatePort(m.Port, path.Child("port"))...)
+	errs = append(errs, validatePort(m.MetricsPort, path.Child("metricsPort"))...)
+	if m.Port == m.MetricsPort {
+		errs = append(errs, field.Invalid(path.Child("metricsPort"), m.MetricsPort, "must differ from modelServing.port"))
+	}
+	if m.ConcurrencyPerReplica < 1 {
+		errs = append(errs, field.Invalid(path.Child("concurrencyPerReplica"), m.ConcurrencyPerReplica, "must be at least 1"))
+	}
+	sizes := sets.New[string]()
+	for i, s := range m.WorkloadSizes {
+		p := path.Child("workloadSizes").Index(i)
+		sizes.Insert(s.Name)
+		if s.MinConcurrency < 0 || s.MaxConcurrency < 1 || s.MinConcurrency > s.MaxConcurrency {
+			errs = append(errs, field.Invalid(p, fmt.Sprintf("%d-%d", s.MinConcurrency, s.MaxConcurrency),
+				"need 0 <= minConcurrency <= maxConcurrency and maxConcurrency >= 1"))
+		}
+	}
+	for _, name := range []string{"Small", "Medium", "Large"} {
+		if !sizes.Has(name) {
+			errs = append(errs, field.Required(path.Child("workloadSizes"), "workload size "+name+" is missing"))
+		}
+	}
+	types := sets.New[string]()
+	for i, t := range m.WorkloadTypes {
+		types.Insert(t.Name)
+		if t.GPUs < 0 {
+			errs = append(errs, field.Invalid(path.Child("workloadTypes").Index(i).Child("gpus"), t.GPUs, "must not be negative"))
+		}
+	}
+	for _, name := range []string{"CPU", "GPU_SMALL", "GPU_MEDIUM", "GPU_LARGE", "MULTIGPU_MEDIUM"} {
+		if !types.Has(name) {
+			errs = append(errs, field.Required(path.Child("workloadTypes"), "workload type "+name+" is missing"))
+		}
+	}
+	return errs
+}
+
+func validateAutoscaling(a *Autoscaling, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if a.Tolerance < 0 || a.Tolerance >= 1 {
+		errs = append(errs, field.Invalid(path.Child("tolerance"), a.Tolerance, "must be in [0, 1)"))
+	}
+	if a.TargetUtilization <= 0 || a.TargetUtilization > 1 {
+		errs = append(errs, field.Invalid(path.Child("targetUtilization"), a.TargetUtilization, "must be in (0, 1]"))
+	}
+	if a.PanicWindowPercent <= 0 || a.PanicWindowPercent > 100 {
+		errs = append(errs, field.Invalid(path.Child("panicWindowPercent"), a.PanicWindowPercent, "must be in (0, 100]"))
+	}
+	if a.PanicThresholdPercent <= 100 {
+		errs = append(errs, field.Invalid(path.Child("panicThresholdPercent"), a.PanicThresholdPercent, "must be above 100"))
+	}
+	if a.SyncPeriod.Duration < time.Second {
+		errs = append(errs, field.Invalid(path.Child("syncPeriod"), a.SyncPeriod.Duration.String(), "must be at least 1s"))
+	}
+	return errs
+}
+
+func validateMetrics(m *Metrics, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch m.Source {
+	case MetricsScrape, MetricsNone:
+	case MetricsPrometheus:
+		if u, err := url.Parse(m.PrometheusURL); err != nil || u.Scheme == "" || u.Host == "" {
+			errs = append(errs, field.Invalid(path.Child("prometheusURL"), m.PrometheusURL,
+				"must be an absolute URL such as http://prometheus.monitoring:9090 when metrics.source is Prometheus"))
+		}
+	default:
+		errs = append(errs, field.NotSupported(path.Child("source"), m.Source,
+			[]MetricsSourceType{MetricsScrape, MetricsPrometheus, MetricsNone}))
+	}
+	q := path.Child("queries")
+	for name, tmpl := range map[string]string{
+		"runningQueries": m.Queries.RunningQueries, "queuedQueries": m.Queries.QueuedQueries,
+		"queueWaitSeconds": m.Queries.QueueWaitSeconds, "inFlightRequests": m.Queries.InFlightRequests,
+	} {
+		if _, err := template.New(name).Option("missingkey=error").Parse(tmpl); err != nil {
+			errs = append(errs, field.Invalid(q.Child(name), tmpl, err.Error()))
+		}
+	}
+	return errs
+}
+
+func validatePort(port int32, path *field.Path) field.ErrorList {
+	if port < 1 || port > 65535 {
+		return field.ErrorList{field.Invalid(path, port, "must be a port number, 1 to 65535")}
+	}
+	return nil
+}

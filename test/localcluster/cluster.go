@@ -1,0 +1,240 @@
+// Package localcluster runs the local simulated cluster: etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler and kwok, which simulates nodes and the kubelets that
+// run pods on them. It is the embedded default for trying the operator and the cluster the
+// end-to-end tests run against.
+package localcluster
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+const (
+	serviceCIDR = "10.96.0.0/16"
+	serviceIP   = "10.96.0.1"
+	podCIDR     = "10.244.0.0/16"
+	// startTimeout bounds how long each component may take to become healthy.
+	startTimeout = 2 * time.Minute
+	// stopGrace is how long each component gets to exit after SIGTERM.
+	stopGrace = 10 * time.Second
+)
+
+// Options configure a local cluster.
+type Options struct {
+	// BinDir holds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and the
+	// kwok-stages directory (hack/kubebins/build.sh prints it).
+	BinDir string
+	// Dir keeps the cluster's data, certificates, logs and kubeconfig. It is created if missing.
+	Dir string
+	// Nodes are the fake nodes to create; DefaultNodes if empty.
+	Nodes []Node
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	// Kubeconfig is the path of an admin kubeconfig for the cluster.
+	Kubeconfig string
+	// Dir is the cluster's state directory; Dir/logs has each component's log.
+	Dir string
+	// Config is the admin REST config.
+	Config *rest.Config
+
+	procs []*process
+}
+
+// Start brings a cluster up and returns when every component is healthy and every node Ready.
+// On error, whatever was started is stopped again.
+func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+	if opts.Dir == "" {
+		return nil, errors.New("localcluster: Options.Dir is required")
+	}
+	if len(opts.Nodes) == 0 {
+		opts.Nodes = DefaultNodes()
+	}
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {
+			return nil, fmt.Errorf("localcluster: %s not found in %q; run hack/kubebins/build.sh", b, opts.BinDir)
+		}
+	}
+	logs := filepath.Join(opts.Dir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return nil, err
+	}
+	c = &Cluster{Dir: opts.Dir, Kubeconfig: filepath.Join(opts.Dir, "kubeconfig")}
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	certs, err := writePKI(filepath.Join(opts.Dir, "pki"))
+	if err != nil {
+		return c, fmt.Errorf("localcluster: certificates: %w", err)
+	}
+	ports, err := freePorts(6)
+	if err != nil {
+		return c, err
+	}
+	etcdPort, peerPort, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+	bin := func(name string) string { return filepath.Join(opts.BinDir, name) }
+
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(peerPort)
+	if err := c.run(ctx, "etcd", bin("etcd"), []string{
+		"--name=local", "--data-dir=" + filepath.Join(opts.Dir, "etcd"),
+		"--listen-client-urls=" + etcdURL, "--advertise-client-urls=" + etcdURL,
+		"--listen-peer-urls=" + peerURL, "--initial-advertise-peer-urls=" + peerURL,
+		"--initial-cluster=local=" + peerURL, "--unsafe-no-fsync=true",
+	}, etcdURL+"/health", http.DefaultClient); err != nil {
+		return c, err
+	}
+
+	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	admin, err := adminClient(certs)
+	if err != nil {
+		return c, err
+	}
+	if err := c.run(ctx, "kube-apiserver", bin("kube-apiserver"), []string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + strconv.Itoa(apiPort),
+		"--cert-dir=" + filepath.Join(opts.Dir, "pki"),
+		"--tls-cert-file=" + certs.servingCert, "--tls-private-key-file=" + certs.servingKey,
+		"--client-ca-file=" + certs.caCert,
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file=" + certs.saPublic, "--service-account-signing-key-file=" + certs.saPrivate,
+		"--service-cluster-ip-range=" + serviceCIDR,
+		"--authorization-mode=Node,RBAC", "--allow-privileged=true",
+	}, server+"/readyz", admin); err != nil {
+		return c, err
+	}
+	if err := writeKubeconfig(c.Kubeconfig, server, certs); err != nil {
+		return c, err
+	}
+	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+		return c, err
+	}
+
+	kubeconfigFlags := []string{
+		"--kubeconfig=" + c.Kubeconfig, "--authentication-kubeconfig=" + c.Kubeconfig,
+		"--authorization-kubeconfig=" + c.Kubeconfig, "--leader-elect=false", "--bind-address=127.0.0.1",
+	}
+	if err := c.run(ctx, "kube-controller-manager", bin("kube-controller-manager"), append(kubeconfigFlags,
+		"--secure-port="+strconv.Itoa(kcmPort),
+		"--service-account-private-key-file="+certs.saPrivate, "--root-ca-file="+certs.caCert,
+		"--cluster-signing-cert-file="+certs.caCert, "--cluster-signing-key-file="+certs.caKey,
+		"--service-cluster-ip-range="+serviceCIDR, "--use-service-account-credentials=true",
+	), "https://127.0.0.1:"+strconv.Itoa(kcmPort)+"/healthz", insecureClient()); err != nil {
+		return c, err
+	}
+	if err := c.run(ctx, "kube-scheduler", bin("kube-scheduler"), append(kubeconfigFlags,
+		"--secure-port="+strconv.Itoa(schedPort),
+	), "https://127.0.0.1:"+strconv.Itoa(schedPort)+"/healthz", insecureClient()); err != nil {
+		return c, err
+	}
+
+	stages, err := writeStages(opts.BinDir, opts.Dir)
+	if err != nil {
+		return c, err
+	}
+	kwokAddr := "127.0.0.1:" + strconv.Itoa(kwokPort)
+	if err := c.run(ctx, "kwok", bin("kwok"), []string{
+		"--kubeconfig=" + c.Kubeconfig, "--config=" + stages,
+		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=" + kwokNodeAnnotation + "=fake",
+		"--cidr=" + podCIDR, "--node-ip=10.250.0.1", "--server-address=" + kwokAddr,
+	}, "http://"+kwokAddr+"/healthz", http.DefaultClient); err != nil {
+		return c, err
+	}
+
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return c, err
+	}
+	if err := createNodes(ctx, cs, opts.Nodes); err != nil {
+		return c, err
+	}
+	return c, waitNodesReady(ctx, cs, len(opts.Nodes), startTimeout)
+}
+
+// run starts a component and waits until its health endpoint answers.
+func (c *Cluster) run(ctx context.Context, name, bin string, args []string, health string, client *http.Client) error {
+	p, err := startProcess(name, bin, args, filepath.Join(c.Dir, "logs"))
+	if err != nil {
+		return err
+	}
+	c.procs = append(c.procs, p)
+	return waitHealthy(ctx, p, health, client, startTimeout)
+}
+
+// Stop stops every component, last started first. It is safe to call more than once.
+func (c *Cluster) Stop() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		c.procs[i].stop(stopGrace)
+	}
+	c.procs = nil
+}
+
+// Exited reports a component that has exited while the cluster should be running.
+func (c *Cluster) Exited() error {
+	for _, p := range c.procs {
+		if done, err := p.exited(); done {
+			return fmt.Errorf("%s exited (%v); see %s", p.name, err, p.log.Name())
+		}
+	}
+	return nil
+}
+
+// Pids lists the process ids of the running components.
+func (c *Cluster) Pids() []int {
+	var pids []int
+	for _, p := range c.procs {
+		pids = append(pids, p.cmd.Process.Pid)
+	}
+	return pids
+}
+
+// Kubectl returns a kubectl command against the cluster, from BinDir when it has one.
+func (c *Cluster) Kubectl(binDir string, args ...string) *exec.Cmd {
+	kubectl := filepath.Join(binDir, "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		kubectl = "kubectl"
+	}
+	return exec.Command(kubectl, append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)...)
+}
+
+func adminClient(certs *pki) (*http.Client, error) {
+	pair, err := tls.LoadX509KeyPair(certs.adminCert, certs.adminKey)
+	if err != nil {
+		return nil, err
+	}
+	caPEM, err := os.ReadFile(certs.caCert)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}, nil
+}
+
+func writeKubeconfig(path, server string, certs *pki) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["serverlessplane-local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: certs.caCert}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificate: certs.adminCert, ClientKey: certs.adminKey}
+	cfg.Contexts["serverlessplane-local"] = &clientcmdapi.Context{Cluster: "serverlessplane-local", AuthInfo: "admin"}
+	cfg.CurrentContext = "serverlessplane-local"
+	return clientcmd.WriteToFile(*cfg, path)
+}
