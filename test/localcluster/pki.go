@@ -19,10 +19,10 @@ import (
 // pki holds the files of the cluster's certificate authority, the API server's serving
 // certificate, the admin client certificate and the service account signing key.
 type pki struct {
-	caCert, caKey         string
+	caCert, caKey           string
 	servingCert, servingKey string
-	adminCert, adminKey   string
-	saPublic, saPrivate   string
+	adminCert, adminKey     string
+	saPublic, saPrivate     string
 }
 
 func writePKI(dir string) (*pki, error) {

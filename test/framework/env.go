@@ -1,0 +1,197 @@
+// Package framework is the one integration harness: it starts a real kube-apiserver and etcd
+// (envtest) with the operator's CRDs, runs the manager with every reconciler against them, and
+// tears both down. Every integration suite uses it.
+package framework
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/controllers"
+)
+
+// Shared timeouts for Eventually and Consistently. They are generous: the machines are shared.
+const (
+	Timeout  = 30 * time.Second
+	Interval = 50 * time.Millisecond
+	// Short is how long Consistently watches for something that must not happen.
+	Short = 2 * time.Second
+)
+
+// Options configure an Env.
+type Options struct {
+	// Config is the operator configuration; the defaults when nil.
+	Config *configv1.OperatorConfig
+	// Now is the fake clock's start; 2026-01-15 when zero.
+	Now time.Time
+	// ExtraCRDs are more CRD directories or files to install, such as the Gateway API's.
+	ExtraCRDs []string
+	// NoManager starts the API server only: for tests of admission and of the CRDs themselves.
+	NoManager bool
+	// Customize lets a suite adjust the controller options (a fake metrics source, say).
+	Customize func(*controllers.Options)
+}
+
+// Env is a running API server with the operator's manager.
+type Env struct {
+	// Config reaches the API server as an administrator.
+	Config *rest.Config
+	// Client is an uncached client, so a test reads what the API server holds.
+	Client client.Client
+	// Clock is the operator's clock.
+	Clock *clocktesting.FakeClock
+	// OperatorConfig is what the reconcilers run with.
+	OperatorConfig *configv1.OperatorConfig
+	// Scheme knows every kind the operator uses.
+	Scheme *runtime.Scheme
+	// Manager is the running manager; nil with NoManager.
+	Manager ctrl.Manager
+
+	testEnv *envtest.Environment
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// Start brings up the API server and the manager.
+func Start(opts Options) (*Env, error) {
+	ctrl.SetLogger(zap.New(zap.WriteTo(ginkgo.GinkgoWriter), zap.UseDevMode(true)))
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	assets, err := BinaryAssets(root)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Config == nil {
+		opts.Config = configv1.Default()
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Date(2026, time.January, 15, 9, 0, 0, 0, time.UTC)
+	}
+	scheme := NewScheme()
+	e := &Env{
+		Clock: clocktesting.NewFakeClock(opts.Now), OperatorConfig: opts.Config, Scheme: scheme,
+		testEnv: &envtest.Environment{
+			CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.ExtraCRDs...),
+			ErrorIfCRDPathMissing: true,
+			BinaryAssetsDirectory: assets,
+			Scheme:                scheme,
+		},
+	}
+	if e.Config, err = e.testEnv.Start(); err != nil {
+		return nil, fmt.Errorf("starting envtest: %w", err)
+	}
+	if e.Client, err = client.New(e.Config, client.Options{Scheme: scheme}); err != nil {
+		return nil, e.stopOnError(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opts.Config.OperatorNamespace}}
+	if err := e.Client.Create(ctx, ns); err != nil {
+		return nil, e.stopOnError(err)
+	}
+	if opts.NoManager {
+		return e, nil
+	}
+	e.Manager, err = ctrl.NewManager(e.Config, ctrl.Options{
+		Scheme:  scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		// Integration tests run many objects at once; nothing waits for a leader.
+		LeaderElection: false,
+	})
+	if err != nil {
+		return nil, e.stopOnError(err)
+	}
+	copts := controllers.Options{Config: opts.Config, Clock: e.Clock}
+	if opts.Customize != nil {
+		opts.Customize(&copts)
+	}
+	if err := controllers.SetupWithManager(e.Manager, copts); err != nil {
+		return nil, e.stopOnError(err)
+	}
+	e.done = make(chan error, 1)
+	go func() { e.done <- e.Manager.Start(ctx) }()
+	if !e.Manager.GetCache().WaitForCacheSync(ctx) {
+		return nil, e.stopOnError(fmt.Errorf("manager caches did not sync"))
+	}
+	return e, nil
+}
+
+func (e *Env) stopOnError(err error) error {
+	return fmt.Errorf("%w (stopping: %v)", err, e.Stop())
+}
+
+// Stop stops the manager and the API server.
+func (e *Env) Stop() error {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	if e.done != nil {
+		if err := <-e.done; err != nil {
+			return err
+		}
+	}
+	return e.testEnv.Stop()
+}
+
+// NewScheme returns a scheme with the built-in kinds and the operator's.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(computev1.AddToScheme(s))
+	return s
+}
+
+// RepoRoot is the directory of the operator's go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			strings.HasPrefix(string(data), "module github.com/serverlessplane/operator\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("the operator's go.mod is not above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// BinaryAssets is the directory of kube-apiserver, etcd and kubectl: $KUBEBUILDER_ASSETS, or
+// what hack/kubebins/build.sh builds (or finds in its cache).
+func BinaryAssets(root string) (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	out, err := exec.Command(filepath.Join(root, "hack", "kubebins", "build.sh")).Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/kubebins/build.sh: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
