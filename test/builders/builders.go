@@ -59,7 +59,9 @@ func (b *WorkspaceBuilder) Defaults(requests, limits corev1.ResourceList) *Works
 func (b *WorkspaceBuilder) Obj() *computev1.Workspace { return b.obj.DeepCopy() }
 
 // NCCBuilder builds a NetworkConnectivityConfig.
-type NCCBuilder struct{ obj computev1.NetworkConnectivityConfig }
+type NCCBuilder struct {
+	obj computev1.NetworkConnectivityConfig
+}
 
 // NCC starts a NetworkConnectivityConfig in us-east-1.
 func NCC(name string) *NCCBuilder {

@@ -169,7 +169,9 @@ var _ = Describe("API admission", Ordered, func() {
 			ncc(nil),
 			"spec.privateEndpointRules[0].ports"),
 		Entry("private endpoint rule with an unknown protocol",
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Protocol = "SCTP" }),
+			ncc(func(n *computev1.NetworkConnectivityConfig) {
+				n.Spec.PrivateEndpointRules[0].Ports[0].Protocol = "SCTP"
+			}),
 			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Protocol = "UDP" }),
 			"spec.privateEndpointRules[0].ports[0].protocol"),
 		Entry("duplicate private endpoint rule names",
