@@ -2,10 +2,23 @@
 package controllers
 
 import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/controllers/ncc"
+	"github.com/serverlessplane/operator/controllers/workspace"
+	"github.com/serverlessplane/operator/internal/indexes"
 )
 
 // Options are what every reconciler shares.
@@ -16,10 +29,38 @@ type Options struct {
 	Clock clock.WithTicker
 }
 
-// SetupWithManager registers every reconciler with mgr.
+// CacheOptions limits the manager's cache of the kinds the operator creates to the objects it
+// created (labelled managed-by serverlessplane): it never holds every Secret or Pod of the
+// cluster in memory.
+func CacheOptions() cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{computev1.LabelManagedBy: computev1.ManagedByValue})
+	byObject := map[client.Object]cache.ByObject{}
+	for _, o := range []client.Object{
+		&corev1.Namespace{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
+		&corev1.LimitRange{}, &corev1.ConfigMap{}, &corev1.Secret{}, &corev1.Pod{},
+		&discoveryv1.EndpointSlice{}, &networkingv1.NetworkPolicy{}, &rbacv1.RoleBinding{},
+	} {
+		byObject[o] = cache.ByObject{Label: managed}
+	}
+	return cache.Options{ByObject: byObject}
+}
+
+// SetupWithManager registers every reconciler and index with mgr.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
-	return nil
+	if err := indexes.Setup(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
+	}
+	if err := (&workspace.Reconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Config: opts.Config, Clock: opts.Clock,
+		Recorder: mgr.GetEventRecorder("serverlessplane-workspace"),
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&ncc.Reconciler{
+		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock,
+		Recorder: mgr.GetEventRecorder("serverlessplane-ncc"),
+	}).SetupWithManager(mgr)
 }

@@ -25,6 +25,11 @@ const (
 	LabelEndpoint = "compute.serverlessplane.io/endpoint"
 	// LabelServedEntity names the served entity of a ModelEndpoint a pod or object belongs to.
 	LabelServedEntity = "compute.serverlessplane.io/served-entity"
+	// LabelNCC names the NetworkConnectivityConfig whose private endpoint rule an object
+	// materializes.
+	LabelNCC = "compute.serverlessplane.io/ncc"
+	// LabelCluster names the warehouse cluster a pod belongs to.
+	LabelCluster = "compute.serverlessplane.io/cluster"
 	// LabelManagedBy is the standard label that marks objects the operator created.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// ManagedByValue is the value of LabelManagedBy on objects the operator created.

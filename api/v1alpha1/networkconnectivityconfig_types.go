@@ -40,11 +40,11 @@ type DomainName string
 // It is materialized in each bound workspace namespace as a selectorless Service with an
 // EndpointSlice and an egress allowance for exactly its addresses and ports.
 type PrivateEndpointRule struct {
-	// name identifies the rule and names its Service in every bound workspace namespace, so it
-	// is a DNS label of at most 63 characters starting with a letter.
+	// name identifies the rule and names its Service (pe-<name>) in every bound workspace
+	// namespace, so it is a DNS label of at most 60 characters starting with a letter.
 	// +required
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:MaxLength=60
 	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name"`
 

@@ -67,6 +67,8 @@ type Env struct {
 	Scheme *runtime.Scheme
 	// Manager is the running manager; nil with NoManager.
 	Manager ctrl.Manager
+	// Writes records every write the manager's client makes.
+	Writes *WriteLog
 
 	testEnv *envtest.Environment
 	cancel  context.CancelFunc
@@ -92,7 +94,7 @@ func Start(opts Options) (*Env, error) {
 	}
 	scheme := NewScheme()
 	e := &Env{
-		Clock: clocktesting.NewFakeClock(opts.Now), OperatorConfig: opts.Config, Scheme: scheme,
+		Clock: clocktesting.NewFakeClock(opts.Now), OperatorConfig: opts.Config, Scheme: scheme, Writes: &WriteLog{},
 		testEnv: &envtest.Environment{
 			CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.ExtraCRDs...),
 			ErrorIfCRDPathMissing: true,
@@ -116,8 +118,10 @@ func Start(opts Options) (*Env, error) {
 		return e, nil
 	}
 	e.Manager, err = ctrl.NewManager(e.Config, ctrl.Options{
-		Scheme:  scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
+		Scheme:    scheme,
+		Cache:     controllers.CacheOptions(),
+		NewClient: newClientFunc(e.Writes),
+		Metrics:   metricsserver.Options{BindAddress: "0"},
 		// Integration tests run many objects at once; nothing waits for a leader.
 		LeaderElection: false,
 	})

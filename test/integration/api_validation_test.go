@@ -207,22 +207,18 @@ var _ = Describe("API admission", Ordered, func() {
 	It("keeps region immutable on workspaces and NCCs", func(ctx SpecContext) {
 		w := b.Workspace(framework.Name("imm")).Obj()
 		Expect(k8s.Create(ctx, w)).To(Succeed())
-		w.Spec.Region = "us-west-2"
-		err := k8s.Update(ctx, w)
+		err := update(w, func(w *computev1.Workspace) { w.Spec.Region = "us-west-2" })
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want Invalid, got %v", err)
 		Expect(err.Error()).To(And(ContainSubstring("spec.region"), ContainSubstring("region is immutable")))
 
 		n := b.NCC(framework.Name("imm")).Obj()
 		Expect(k8s.Create(ctx, n)).To(Succeed())
-		n.Spec.Region = "us-west-2"
-		err = k8s.Update(ctx, n)
-		Expect(err).To(HaveOccurred())
+		err = update(n, func(n *computev1.NetworkConnectivityConfig) { n.Spec.Region = "us-west-2" })
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want Invalid, got %v", err)
 		Expect(err.Error()).To(And(ContainSubstring("spec.region"), ContainSubstring("region is immutable")))
 
 		// Everything else stays mutable.
-		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(w), w)).To(Succeed())
-		w.Spec.Metastore.Type = computev1.MetastoreGlue
-		Expect(k8s.Update(ctx, w)).To(Succeed())
+		Expect(update(w, func(w *computev1.Workspace) { w.Spec.Metastore.Type = computev1.MetastoreGlue })).To(Succeed())
 	})
 
 	It("fills in defaults on create", func(ctx SpecContext) {

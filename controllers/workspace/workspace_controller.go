@@ -1,0 +1,306 @@
+// Package workspace reconciles Workspaces: each becomes a namespace, created and owned by the
+// operator, behind a default-deny network boundary, with its quota, limit range, admins and
+// workload service account.
+package workspace
+
+import (
+	"context"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/apply"
+	"github.com/serverlessplane/operator/internal/indexes"
+	"github.com/serverlessplane/operator/internal/transitions"
+	"github.com/serverlessplane/operator/pkg/naming"
+	"github.com/serverlessplane/operator/pkg/netpolicy"
+)
+
+// Reconciler reconciles Workspaces.
+type Reconciler struct {
+	Client client.Client
+	// APIReader reads namespaces the operator did not create, which its cache does not hold.
+	APIReader client.Reader
+	Config    *configv1.OperatorConfig
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+
+	applier *apply.Applier
+}
+
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=workspaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=workspaces/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=networkconnectivityconfigs;serverlesswarehouses;modelendpoints,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts;resourcequotas;limitranges,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=serverlessplane-workspace-admin
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one workspace to its spec.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
+	ws := &computev1.Workspace{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ws); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ws.DeletionTimestamp.IsZero() {
+		// Garbage collection deletes the namespace, and with it everything in it.
+		return ctrl.Result{}, nil
+	}
+	before := ws.DeepCopy()
+	obs, err := r.reconcile(ctx, ws)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	ws.Status = computeStatus(ws, obs, r.Clock.Now())
+	if _, err := apply.PatchStatus(ctx, r.Client, before, ws); err != nil {
+		return ctrl.Result{}, err
+	}
+	transitions.Record(r.Recorder, ws, before.Status.Conditions, ws.Status.Conditions)
+	return ctrl.Result{}, nil
+}
+
+// reconcile runs the named steps of a pass and returns what it observed.
+func (r *Reconciler) reconcile(ctx context.Context, ws *computev1.Workspace) (observation, error) {
+	obs := observation{namespace: namespaceUnchecked}
+	region, ok := r.Config.Region(ws.Spec.Region)
+	if !ok {
+		obs.regions = r.Config.RegionNames()
+		return obs, nil
+	}
+	if ws.Name == r.Config.OperatorNamespace {
+		obs.reservedName = true
+		return obs, nil
+	}
+	var err error
+	if obs.namespace, err = r.ensureNamespace(ctx, ws); err != nil || obs.namespace != namespaceOwned {
+		return obs, err
+	}
+	ncc, err := r.bindNCC(ctx, ws, &obs)
+	if err != nil {
+		return obs, err
+	}
+	if obs.policies, err = r.applyPolicies(ctx, ws, region, ncc); err != nil {
+		return obs, err
+	}
+	return obs, r.applyChildren(ctx, ws)
+}
+
+// ensureNamespace creates the workspace namespace, or checks that the existing one is this
+// workspace's. A namespace the operator did not create for this workspace is never touched.
+func (r *Reconciler) ensureNamespace(ctx context.Context, ws *computev1.Workspace) (namespaceState, error) {
+	live := &corev1.Namespace{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Name: ws.Name}, live)
+	if apierrors.IsNotFound(err) {
+		ns := desiredNamespace(ws)
+		ns.Labels[computev1.LabelManagedBy] = computev1.ManagedByValue
+		if err := controllerutil.SetControllerReference(ws, ns, r.Client.Scheme()); err != nil {
+			return namespaceUnchecked, err
+		}
+		// Create, not apply: if someone created the namespace meanwhile, this fails rather than
+		// adopting it, and the next pass reports the conflict.
+		if err := r.Client.Create(ctx, ns); err != nil {
+			return namespaceUnchecked, err
+		}
+		r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "NamespaceCreated", "Provision", "created namespace %s", ns.Name)
+		return namespaceOwned, nil
+	}
+	if err != nil {
+		return namespaceUnchecked, err
+	}
+	owner := metav1.GetControllerOf(live)
+	isWorkspace := owner != nil && owner.Kind == "Workspace" && owner.APIVersion == computev1.GroupVersion.String()
+	switch {
+	case isWorkspace && owner.UID == ws.UID && live.DeletionTimestamp == nil:
+	case isWorkspace && owner.Name == ws.Name && live.DeletionTimestamp != nil:
+		return namespaceTerminating, nil
+	default:
+		return namespaceConflict, nil
+	}
+	ns := desiredNamespace(ws)
+	if err := controllerutil.SetControllerReference(ws, ns, r.Client.Scheme()); err != nil {
+		return namespaceUnchecked, err
+	}
+	_, err = r.applier.Apply(ctx, ns)
+	return namespaceOwned, err
+}
+
+// bindNCC resolves spec.networkConnectivityConfig. A missing NCC or one of another region
+// binds nothing: the workspace keeps the baseline egress (DNS and storage gateway).
+func (r *Reconciler) bindNCC(ctx context.Context, ws *computev1.Workspace, obs *observation) (*computev1.NetworkConnectivityConfig, error) {
+	name := ws.Spec.NetworkConnectivityConfig
+	if name == "" {
+		obs.ncc = nccNone
+		return nil, nil
+	}
+	ncc := &computev1.NetworkConnectivityConfig{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, ncc); err != nil {
+		if apierrors.IsNotFound(err) {
+			obs.ncc = nccNotFound
+			return nil, nil
+		}
+		return nil, err
+	}
+	if ncc.Spec.Region != ws.Spec.Region {
+		obs.ncc, obs.nccRegion = nccRegionMismatch, ncc.Spec.Region
+		return nil, nil
+	}
+	obs.ncc = nccBound
+	if ncc.DeletionTimestamp != nil {
+		obs.ncc = nccDeleting
+	}
+	obs.egressCIDRs = slices.Clone(ncc.Status.EgressCIDRs)
+	return ncc, nil
+}
+
+// applyPolicies applies the compiled network boundary and deletes the workspace's policies
+// that are no longer part of it. Private endpoint policies belong to the NCC controller.
+func (r *Reconciler) applyPolicies(ctx context.Context, ws *computev1.Workspace, region *configv1.Region, ncc *computev1.NetworkConnectivityConfig) (int, error) {
+	in := netpolicy.Workspace{
+		Name: ws.Name, Namespace: ws.Name, Region: region,
+		ControlPlane: r.Config.ControlPlane, OperatorNamespace: r.Config.OperatorNamespace,
+	}
+	if ncc != nil {
+		in.AllowedDestinations = ncc.Spec.AllowedDestinations
+	}
+	whs := &computev1.ServerlessWarehouseList{}
+	if err := r.Client.List(ctx, whs, client.InNamespace(ws.Name)); err != nil {
+		return 0, err
+	}
+	for _, w := range whs.Items {
+		in.Warehouses = append(in.Warehouses, w.Name)
+	}
+	eps := &computev1.ModelEndpointList{}
+	if err := r.Client.List(ctx, eps, client.InNamespace(ws.Name)); err != nil {
+		return 0, err
+	}
+	for _, e := range eps.Items {
+		ep := netpolicy.Endpoint{Name: e.Name}
+		for _, se := range e.Spec.ServedEntities {
+			ep.Entities = append(ep.Entities, se.Name)
+		}
+		in.Endpoints = append(in.Endpoints, ep)
+	}
+	keep := sets.New[string]()
+	for _, p := range netpolicy.Compile(in) {
+		keep.Insert(p.Name)
+		if err := r.applyOwned(ctx, ws, p); err != nil {
+			return 0, err
+		}
+	}
+	notNCC, err := labels.NewRequirement(computev1.LabelNCC, selection.DoesNotExist, nil)
+	if err != nil {
+		return 0, err
+	}
+	ofWorkspace, err := labels.NewRequirement(computev1.LabelWorkspace, selection.Equals, []string{ws.Name})
+	if err != nil {
+		return 0, err
+	}
+	_, err = r.applier.Prune(ctx, &networkingv1.NetworkPolicyList{}, keep, client.InNamespace(ws.Name),
+		client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*notNCC, *ofWorkspace)})
+	return keep.Len(), err
+}
+
+// applyChildren applies the workload service account and, when the spec asks for them, the
+// quota, limit range and admin binding; those the spec no longer asks for are deleted.
+func (r *Reconciler) applyChildren(ctx context.Context, ws *computev1.Workspace) error {
+	if err := r.applyOwned(ctx, ws, desiredServiceAccount(ws)); err != nil {
+		return err
+	}
+	quota, limits, admins := desiredQuota(ws), desiredLimitRange(ws), desiredRoleBinding(ws)
+	for _, c := range []struct {
+		want  bool
+		obj   client.Object
+		empty client.Object
+		name  string
+	}{
+		{quota != nil, quota, &corev1.ResourceQuota{}, naming.ResourceQuota},
+		{limits != nil, limits, &corev1.LimitRange{}, naming.LimitRange},
+		{admins != nil, admins, &rbacv1.RoleBinding{}, naming.AdminsRoleBinding},
+	} {
+		var err error
+		if c.want {
+			err = r.applyOwned(ctx, ws, c.obj)
+		} else {
+			err = r.deleteOwned(ctx, ws, c.empty, c.name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyOwned applies a child with the workspace as its controller.
+func (r *Reconciler) applyOwned(ctx context.Context, ws *computev1.Workspace, obj client.Object) error {
+	if err := controllerutil.SetControllerReference(ws, obj, r.Client.Scheme()); err != nil {
+		return err
+	}
+	_, err := r.applier.Apply(ctx, obj)
+	return err
+}
+
+// deleteOwned deletes a child if it exists and this workspace controls it.
+func (r *Reconciler) deleteOwned(ctx context.Context, ws *computev1.Workspace, obj client.Object, name string) error {
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ws.Name, Name: name}, obj); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if owner := metav1.GetControllerOf(obj); owner == nil || owner.UID != ws.UID {
+		return nil
+	}
+	return client.IgnoreNotFound(r.Client.Delete(ctx, obj))
+}
+
+// SetupWithManager registers the reconciler: it watches workspaces, what it owns, the NCCs
+// workspaces bind to, and the warehouses and endpoints whose peer policies it compiles.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.applier = apply.New(r.Client)
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&computev1.Workspace{}).
+		Named("workspace").
+		Owns(&corev1.Namespace{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.ResourceQuota{}).
+		Owns(&corev1.LimitRange{}).
+		Owns(&rbacv1.RoleBinding{}).
+		Watches(&computev1.NetworkConnectivityConfig{}, handler.EnqueueRequestsFromMapFunc(r.workspacesOfNCC)).
+		Watches(&computev1.ServerlessWarehouse{}, handler.EnqueueRequestsFromMapFunc(workspaceOfNamespace)).
+		Watches(&computev1.ModelEndpoint{}, handler.EnqueueRequestsFromMapFunc(workspaceOfNamespace)).
+		Complete(r)
+}
+
+func (r *Reconciler) workspacesOfNCC(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &computev1.WorkspaceList{}
+	if err := r.Client.List(ctx, list, client.MatchingFields{indexes.WorkspaceNCC: obj.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, ws := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Name: ws.Name}})
+	}
+	return reqs
+}
+
+// workspaceOfNamespace maps an object in a workspace namespace to its workspace: the namespace
+// and the workspace share the name.
+func workspaceOfNamespace(_ context.Context, obj client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Name: obj.GetNamespace()}}}
+}

@@ -1,0 +1,52 @@
+// Package conditions sets metav1.Conditions with the operator's clock, so transition times are
+// testable, and summarizes them the way kstatus reads them.
+package conditions
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+)
+
+// Set sets a condition; its transition time changes only when its status does.
+func Set(conds *[]metav1.Condition, typ string, status metav1.ConditionStatus, reason, message string, generation int64, now time.Time) {
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type: typ, Status: status, Reason: reason, Message: message,
+		ObservedGeneration: generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
+	})
+}
+
+// Summary is the Ready, Reconciling and Stalled conditions of one pass, which every kind sets
+// together so that kstatus reads them consistently.
+type Summary struct {
+	// Ready says whether the object does what its spec asks.
+	Ready bool
+	// Reason and Message explain the state; they go on every condition that is True, and on
+	// Ready when it is False.
+	Reason, Message string
+	// Stalled means the user must change something; Reconciling means the operator is still
+	// working (and will requeue). At most one is set.
+	Stalled, Reconciling bool
+}
+
+// Apply writes s as the Ready, Reconciling and Stalled conditions.
+func Apply(conds *[]metav1.Condition, s Summary, generation int64, now time.Time) {
+	ready := metav1.ConditionFalse
+	if s.Ready {
+		ready = metav1.ConditionTrue
+	}
+	Set(conds, computev1.ConditionReady, ready, s.Reason, s.Message, generation, now)
+	if s.Stalled {
+		Set(conds, computev1.ConditionStalled, metav1.ConditionTrue, s.Reason, s.Message, generation, now)
+	} else {
+		meta.RemoveStatusCondition(conds, computev1.ConditionStalled)
+	}
+	if s.Reconciling {
+		Set(conds, computev1.ConditionReconciling, metav1.ConditionTrue, s.Reason, s.Message, generation, now)
+	} else {
+		meta.RemoveStatusCondition(conds, computev1.ConditionReconciling)
+	}
+}

@@ -1,0 +1,53 @@
+// Package naming names the objects the operator creates, in one place, so that every
+// controller and test agrees on them.
+package naming
+
+import "fmt"
+
+// Objects in each workspace namespace.
+const (
+	// WorkloadServiceAccount runs every warehouse and model pod; it never automounts a token.
+	WorkloadServiceAccount = "workspace-workload"
+	// ResourceQuota holds the workspace's spec.resourceQuota.
+	ResourceQuota = "workspace-quota"
+	// LimitRange holds the workspace's spec.defaultContainerResources.
+	LimitRange = "workspace-defaults"
+	// AdminsRoleBinding binds spec.admins to WorkspaceAdminClusterRole.
+	AdminsRoleBinding = "workspace-admins"
+	// CABundle is the ConfigMap with the operator CA's certificate, for the gateway's
+	// BackendTLSPolicy.
+	CABundle = "serverlessplane-ca-bundle"
+)
+
+// Cluster-wide roles installed with the operator (config/rbac).
+const (
+	// WorkspaceAdminClusterRole manages warehouses and endpoints and reads events.
+	WorkspaceAdminClusterRole = "serverlessplane-workspace-admin"
+	// WorkspaceViewerClusterRole reads warehouses, endpoints and events.
+	WorkspaceViewerClusterRole = "serverlessplane-workspace-viewer"
+)
+
+// Objects in the operator namespace.
+const (
+	// CASecret holds the operator CA's key and certificate.
+	CASecret = "serverlessplane-ca"
+	// GatewayClientSecret holds the gateway's client certificate for mTLS to model servers.
+	GatewayClientSecret = "serverlessplane-gateway-client"
+	// QuotaLedgerPrefix prefixes the per-region ConfigMaps that record serverless capacity.
+	QuotaLedgerPrefix = "serverlessplane-quota-"
+)
+
+// PrivateEndpointService names a private endpoint rule's Service.
+func PrivateEndpointService(rule string) string { return "pe-" + rule }
+
+// WarehouseCluster names a warehouse cluster's Deployment.
+func WarehouseCluster(warehouse, id string) string { return fmt.Sprintf("%s-%s", warehouse, id) }
+
+// ServedEntity names a served entity's Deployment and Service.
+func ServedEntity(endpoint, entity string) string { return endpoint + "-" + entity }
+
+// ServingCertificate names the Secret with an endpoint's serving certificate.
+func ServingCertificate(endpoint string) string { return endpoint + "-tls" }
+
+// QuotaLedger names a region's quota ledger.
+func QuotaLedger(region string) string { return QuotaLedgerPrefix + region }

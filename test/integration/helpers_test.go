@@ -1,0 +1,129 @@
+package integration
+
+import (
+	"fmt"
+	"strings"
+
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/test/framework"
+)
+
+// conditionsOf returns the conditions of any of the operator's kinds.
+func conditionsOf(obj client.Object) []metav1.Condition {
+	switch o := obj.(type) {
+	case *computev1.Workspace:
+		return o.Status.Conditions
+	case *computev1.NetworkConnectivityConfig:
+		return o.Status.Conditions
+	case *computev1.ServerlessWarehouse:
+		return o.Status.Conditions
+	case *computev1.ModelEndpoint:
+		return o.Status.Conditions
+	}
+	panic(fmt.Sprintf("no conditions on %T", obj))
+}
+
+// condition fetches obj and returns its condition of type typ (nil if absent).
+func condition(g Gomega, obj client.Object, typ string) *metav1.Condition {
+	g.Expect(k8s.Get(bg(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+	return meta.FindStatusCondition(conditionsOf(obj), typ)
+}
+
+// expectCondition waits until obj's condition typ has the status and reason, and returns it.
+func expectCondition(obj client.Object, typ string, st metav1.ConditionStatus, reason string) *metav1.Condition {
+	var c *metav1.Condition
+	EventuallyWithOffset(1, func(g Gomega) {
+		c = condition(g, obj, typ)
+		g.Expect(c).NotTo(BeNil(), "condition %s", typ)
+		g.Expect(c.Status).To(Equal(st), "condition %s: %s", typ, c.Message)
+		g.Expect(c.Reason).To(Equal(reason), "condition %s: %s", typ, c.Message)
+	}).Should(Succeed())
+	return c
+}
+
+// expectKStatus waits until kstatus computes want for obj.
+func expectKStatus(obj client.Object, want status.Status) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		g.Expect(k8s.Get(bg(), client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		got, msg, err := framework.KStatus(obj)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(got).To(Equal(want), msg)
+	}).Should(Succeed())
+}
+
+// reconciles returns how many passes a controller has finished, from controller-runtime's
+// metrics.
+func reconciles(controller string) float64 {
+	families, err := metrics.Registry.(prometheus.Gatherer).Gather()
+	Expect(err).NotTo(HaveOccurred())
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == controller {
+					total += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return total
+}
+
+// inNamespaceOrNamed selects writes to objects in namespace ns or to cluster-scoped name.
+func inNamespaceOrNamed(ns, name string) func(framework.Write) bool {
+	return func(w framework.Write) bool {
+		return w.Namespace == ns || (w.Namespace == "" && w.Name == name)
+	}
+}
+
+func names[T client.Object](items []T) []string {
+	out := make([]string, 0, len(items))
+	for _, o := range items {
+		out = append(out, o.GetName())
+	}
+	return out
+}
+
+func joinWrites(ws []framework.Write) string {
+	s := make([]string, 0, len(ws))
+	for _, w := range ws {
+		s = append(s, w.String())
+	}
+	return strings.Join(s, "\n")
+}
+
+// quiet waits until the operator has stopped writing the objects filter selects: no such write
+// for framework.Short.
+func quiet(filter func(framework.Write) bool) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		mark := env.Writes.Len()
+		g.Consistently(func() []framework.Write { return env.Writes.Since(mark, filter) }).Should(BeEmpty())
+	}).Should(Succeed())
+}
+
+// update fetches obj, applies mutate and updates it, retrying when the operator wrote the
+// object in between; it returns the update's error otherwise.
+func update[T client.Object](obj T, mutate func(T)) error {
+	var err error
+	EventuallyWithOffset(1, func() bool {
+		if err = k8s.Get(bg(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return true
+		}
+		mutate(obj)
+		err = k8s.Update(bg(), obj)
+		return !apierrors.IsConflict(err)
+	}).Should(BeTrue())
+	return err
+}
