@@ -142,51 +142,51 @@ var _ = Describe("API admission", Ordered, func() {
 			"spec.rateLimits[0].calls"),
 
 		Entry("NCC without region",
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.Region = "" }), ncc(nil),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.Region = "" }), nccObj(nil),
 			"spec.region"),
 		Entry("private endpoint rule with no address",
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Addresses = nil }),
-			ncc(nil),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Addresses = nil }),
+			nccObj(nil),
 			"spec.privateEndpointRules[0].addresses"),
 		Entry("private endpoint rule with an invalid CIDR",
-			ncc(func(n *computev1.NetworkConnectivityConfig) {
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
 				n.Spec.PrivateEndpointRules[0].Addresses = []computev1.IPOrCIDR{"10.0.0.0/33"}
 			}),
-			ncc(func(n *computev1.NetworkConnectivityConfig) {
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
 				n.Spec.PrivateEndpointRules[0].Addresses = []computev1.IPOrCIDR{"10.0.0.0/32"}
 			}),
 			"spec.privateEndpointRules[0].addresses[0]", "must be an IP address or a CIDR"),
 		Entry("private endpoint rule with a port out of range",
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 65536 }),
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 65535 }),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 65536 }),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 65535 }),
 			"spec.privateEndpointRules[0].ports[0].port", "65535"),
 		Entry("private endpoint rule with port 0",
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 0 }),
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 1 }),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 0 }),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 1 }),
 			"spec.privateEndpointRules[0].ports[0].port"),
 		Entry("private endpoint rule without ports",
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports = nil }),
-			ncc(nil),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports = nil }),
+			nccObj(nil),
 			"spec.privateEndpointRules[0].ports"),
 		Entry("private endpoint rule with an unknown protocol",
-			ncc(func(n *computev1.NetworkConnectivityConfig) {
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
 				n.Spec.PrivateEndpointRules[0].Ports[0].Protocol = "SCTP"
 			}),
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Protocol = "UDP" }),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Protocol = "UDP" }),
 			"spec.privateEndpointRules[0].ports[0].protocol"),
 		Entry("duplicate private endpoint rule names",
-			ncc(func(n *computev1.NetworkConnectivityConfig) {
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
 				n.Spec.PrivateEndpointRules = append(n.Spec.PrivateEndpointRules, n.Spec.PrivateEndpointRules[0])
 			}),
-			ncc(nil),
+			nccObj(nil),
 			"spec.privateEndpointRules[1]", "Duplicate value"),
 		Entry("allowed destination that is not a CIDR",
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.AllowedDestinations[0].CIDR = "example.com" }),
-			ncc(nil),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.AllowedDestinations[0].CIDR = "example.com" }),
+			nccObj(nil),
 			"spec.allowedDestinations[0].cidr", "must be a CIDR"),
 		Entry("allowed destination port out of range",
-			ncc(func(n *computev1.NetworkConnectivityConfig) { n.Spec.AllowedDestinations[0].Ports[0].Port = 70000 }),
-			ncc(nil),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.AllowedDestinations[0].Ports[0].Port = 70000 }),
+			nccObj(nil),
 			"spec.allowedDestinations[0].ports[0].port"),
 	)
 
@@ -284,7 +284,7 @@ func mep(mutate func(*computev1.ModelEndpoint)) func(string) client.Object {
 	}
 }
 
-func ncc(mutate func(*computev1.NetworkConnectivityConfig)) func(string) client.Object {
+func nccObj(mutate func(*computev1.NetworkConnectivityConfig)) func(string) client.Object {
 	return func(name string) client.Object {
 		n := b.NCC(name).Rule("orders-db", computev1.ResourceRDS, []string{"10.20.0.15"}, 5432).
 			Allow("203.0.113.0/24", 443).Obj()
