@@ -19,12 +19,12 @@ const ConditionLegacyStableIPs = "LegacyStableIPs"
 
 // Reasons of the NCC conditions.
 const (
-	ReasonReady            = "Ready"
-	ReasonUnknownRegion    = "UnknownRegion"
-	ReasonRulesRejected    = "RulesRejected"
-	ReasonPending          = "WaitingForWorkspaces"
-	ReasonDeletionBlocked  = "DeletionBlockedByWorkspaces"
-	ReasonLegacyPublished  = "Published"
+	ReasonReady              = "Ready"
+	ReasonUnknownRegion      = "UnknownRegion"
+	ReasonRulesRejected      = "RulesRejected"
+	ReasonPending            = "WaitingForWorkspaces"
+	ReasonDeletionBlocked    = "DeletionBlockedByWorkspaces"
+	ReasonLegacyPublished    = "Published"
 	ReasonLegacyDecommission = "Decommissioned"
 )
 
