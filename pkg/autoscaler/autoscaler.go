@@ -1,0 +1,319 @@
+// Package autoscaler decides how many replicas (warehouse clusters or model server replicas) a
+// workload should run. It has no client and no clock of its own: callers pass the time, the
+// current count, the load samples and a policy, and get the desired count and the reason.
+//
+// The rules, in the order they apply:
+//
+//  1. desired = ceil(load / (target per replica × target utilization)), from the load averaged
+//     over the stable window (Knative KPA);
+//  2. inside the tolerance band around the current count nothing changes (Kubernetes HPA);
+//  3. panic mode: when the load over the short panic window reaches the panic threshold of the
+//     current capacity, the panic window's recommendation is used and the count cannot go down
+//     until the panic ends a stable window later (Knative KPA);
+//  4. a long queue wait adds one replica (Databricks SQL warehouses);
+//  5. scale-up is limited to the larger of a percentage and a number of replicas per period,
+//     and scale-down takes the highest recommendation of the stabilization window (HPA
+//     behaviors and their defaults);
+//  6. scale to zero after the idle grace period where allowed, and from zero at the first load,
+//     at once;
+//  7. min/max bounds, then the external cap (the regional quota), last.
+//
+// Missing data never scales anything: with no sample in the stable window the current count is
+// kept.
+package autoscaler
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Policy is how one workload scales.
+type Policy struct {
+	// Min and Max bound the count while the workload runs.
+	Min, Max int32
+	// TargetPerReplica is the load one replica is sized for (10 queries per cluster, the
+	// per-replica concurrency of a model server); TargetUtilization the share of it aimed at.
+	TargetPerReplica  float64
+	TargetUtilization float64
+	// Tolerance is the relative deviation from the target that is ignored.
+	Tolerance float64
+	// StableWindow averages the load; PanicWindow is the short window of panic mode and
+	// PanicThreshold the load, as a multiple of current capacity, that starts it (2 = 200%).
+	StableWindow, PanicWindow time.Duration
+	PanicThreshold            float64
+	// ScaleUpPercent and ScaleUpReplicas bound growth per ScaleUpPeriod; the larger wins.
+	ScaleUpPercent, ScaleUpReplicas int32
+	ScaleUpPeriod                   time.Duration
+	// ScaleDownStabilization is how long the highest recent recommendation holds on scale-down.
+	ScaleDownStabilization time.Duration
+	// ScaleToZero allows 0 after IdleGrace without load.
+	ScaleToZero bool
+	IdleGrace   time.Duration
+	// QueueWaitThreshold, if set, adds a replica while the oldest queued item waits longer.
+	QueueWaitThreshold time.Duration
+}
+
+// Sample is one observation of load.
+type Sample struct {
+	Time time.Time
+	// Load is what replicas serve: running plus queued queries, or in-flight requests.
+	Load float64
+	// QueueWait is how long the oldest queued item has waited.
+	QueueWait time.Duration
+}
+
+// Input is what a decision needs besides the policy and the state.
+type Input struct {
+	Now time.Time
+	// Current is the count running now.
+	Current int32
+	// Cap is an external upper bound applied last (the regional quota); negative means none.
+	Cap int32
+}
+
+// Decision is the desired count and why.
+type Decision struct {
+	Desired int32
+	Reason  string
+	// Panic is true while panic mode holds the count up.
+	Panic bool
+	// Load is the stable-window load the decision used; NoData is true when there was none.
+	Load   float64
+	NoData bool
+}
+
+// State is what the autoscaler remembers of one workload between decisions: the load window,
+// the recent recommendations and scale events, the panic mode and the last activity.
+type State struct {
+	Samples         []Sample
+	Recommendations []Recommendation
+	ScaleEvents     []ScaleEvent
+	PanicUntil      time.Time
+	PanicPeak       int32
+	// LastActive is the last time the load was above zero (or the workload was created).
+	LastActive time.Time
+}
+
+// Recommendation is a desired count computed at a time, before stabilization.
+type Recommendation struct {
+	Time     time.Time
+	Replicas int32
+}
+
+// ScaleEvent is a change of the count.
+type ScaleEvent struct {
+	Time   time.Time
+	Change int32
+}
+
+// Observe adds a sample and forgets what no window needs any more.
+func (s *State) Observe(p Policy, sample Sample) {
+	s.Samples = append(s.Samples, sample)
+	if sample.Load > 0 && sample.Time.After(s.LastActive) {
+		s.LastActive = sample.Time
+	}
+	cutoff := sample.Time.Add(-p.StableWindow)
+	i := 0
+	for i < len(s.Samples) && !s.Samples[i].Time.After(cutoff) {
+		i++
+	}
+	s.Samples = s.Samples[i:]
+}
+
+// Record notes that the count changed from prev to next at now, for the scale-up rate limit.
+func (s *State) Record(now time.Time, prev, next int32) {
+	if next != prev {
+		s.ScaleEvents = append(s.ScaleEvents, ScaleEvent{Time: now, Change: next - prev})
+	}
+}
+
+// Decide returns the desired count. It records the recommendation in s.
+func Decide(p Policy, s *State, in Input) Decision {
+	s.forget(p, in.Now)
+	stable, okStable := average(s.Samples, in.Now.Add(-p.StableWindow))
+	panicLoad, _ := average(s.Samples, in.Now.Add(-p.PanicWindow))
+	target := p.TargetPerReplica * p.TargetUtilization
+	if target <= 0 {
+		target = 1
+	}
+	// The floor is the minimum while the workload is active; with scale to zero it drops to 0
+	// once the workload has been idle for the grace period.
+	floor := p.Min
+	idleFor := in.Now.Sub(s.LastActive)
+	if p.ScaleToZero {
+		floor = max(p.Min, 1)
+		if idleFor >= p.IdleGrace {
+			floor = 0
+		}
+	}
+
+	if !okStable {
+		// Without data nothing is scaled down, and never to zero; bounds still apply.
+		d := Decision{Desired: in.Current, NoData: true, Reason: fmt.Sprintf("no load data: keeping %d", in.Current)}
+		switch {
+		case in.Current < floor:
+			d.Desired, d.Reason = floor, fmt.Sprintf("no load data: starting the minimum %d", floor)
+		case in.Current > p.Max:
+			d.Desired, d.Reason = p.Max, fmt.Sprintf("no load data: limited to the maximum %d", p.Max)
+		}
+		return d.capped(in.Cap, in.Current)
+	}
+
+	latest := s.Samples[len(s.Samples)-1]
+	if in.Current == 0 && latest.Load > 0 {
+		// Activation: the first load starts the workload at once, at its floor or more.
+		want := max(p.Min, ceilDiv(latest.Load, target), 1)
+		d := Decision{Desired: min(want, p.Max), Load: stable,
+			Reason: fmt.Sprintf("load %.0f arrived at zero: starting %d", latest.Load, min(want, p.Max))}
+		s.remember(in.Now, d.Desired)
+		return d.capped(in.Cap, in.Current)
+	}
+
+	desired := ceilDiv(stable, target)
+	reason := fmt.Sprintf("load %.1f over target %.1f per replica", stable, target)
+	if in.Current > 0 {
+		ratio := stable / (float64(in.Current) * target)
+		if math.Abs(ratio-1) <= p.Tolerance {
+			desired = in.Current
+			reason = fmt.Sprintf("load %.1f within %.0f%% of the target for %d", stable, p.Tolerance*100, in.Current)
+		}
+	}
+
+	panicking := false
+	if in.Current > 0 && p.PanicThreshold > 0 && panicLoad/(float64(in.Current)*target) >= p.PanicThreshold {
+		s.PanicUntil = in.Now.Add(p.StableWindow)
+	}
+	if in.Now.Before(s.PanicUntil) {
+		panicking = true
+		pd := max(ceilDiv(panicLoad, target), in.Current, s.PanicPeak)
+		s.PanicPeak = pd
+		if pd > desired {
+			desired = pd
+			reason = fmt.Sprintf("panic: burst load %.1f over %s", panicLoad, p.PanicWindow)
+		}
+	} else {
+		s.PanicPeak = 0
+	}
+
+	if p.QueueWaitThreshold > 0 && latest.QueueWait >= p.QueueWaitThreshold && desired <= in.Current {
+		desired = in.Current + 1
+		reason = fmt.Sprintf("oldest queued query waited %s (threshold %s): adding a cluster",
+			latest.QueueWait.Round(time.Second), p.QueueWaitThreshold)
+	}
+
+	raw := desired
+	s.remember(in.Now, raw)
+	if desired < in.Current && !panicking {
+		if held := s.highestSince(in.Now.Add(-p.ScaleDownStabilization)); held > desired {
+			desired = min(held, in.Current)
+			reason += fmt.Sprintf("; scale-down stabilized at %d (highest in %s)", desired, p.ScaleDownStabilization)
+		}
+	}
+	if desired > in.Current {
+		if limit := s.scaleUpLimit(p, in.Now, in.Current); desired > limit {
+			desired = limit
+			reason += fmt.Sprintf("; scale-up limited to %d per %s", limit, p.ScaleUpPeriod)
+		}
+	}
+
+	switch {
+	case desired < floor:
+		desired = floor
+		reason += fmt.Sprintf("; raised to the minimum %d", floor)
+	case desired > p.Max:
+		desired = p.Max
+		reason += fmt.Sprintf("; limited to the maximum %d", p.Max)
+	}
+	if floor == 0 && desired > 0 && stable == 0 && p.ScaleToZero {
+		desired = 0
+	}
+	if desired == 0 && in.Current > 0 {
+		reason = fmt.Sprintf("idle for %s (grace %s): scaling to zero", idleFor.Round(time.Second), p.IdleGrace)
+	}
+	d := Decision{Desired: desired, Reason: reason, Panic: panicking, Load: stable}
+	return d.capped(in.Cap, in.Current)
+}
+
+// capped applies the external cap last. It never asks to remove what runs: a cap below the
+// current count holds the count.
+func (d Decision) capped(limit, current int32) Decision {
+	if limit < 0 || d.Desired <= limit {
+		return d
+	}
+	c := max(limit, min(current, d.Desired))
+	d.Reason += fmt.Sprintf("; capped at %d by the regional quota", c)
+	d.Desired = c
+	return d
+}
+
+func (s *State) remember(now time.Time, replicas int32) {
+	s.Recommendations = append(s.Recommendations, Recommendation{Time: now, Replicas: replicas})
+}
+
+func (s *State) highestSince(cutoff time.Time) int32 {
+	var h int32 = -1
+	for _, r := range s.Recommendations {
+		if r.Time.After(cutoff) && r.Replicas > h {
+			h = r.Replicas
+		}
+	}
+	return h
+}
+
+// scaleUpLimit is HPA's calculateScaleUpLimitWithScalingRules with its default policies: the
+// count at the start of the period plus the larger of a percentage and a number of replicas.
+func (s *State) scaleUpLimit(p Policy, now time.Time, current int32) int32 {
+	if p.ScaleUpPeriod <= 0 {
+		return math.MaxInt32
+	}
+	var added int32
+	cutoff := now.Add(-p.ScaleUpPeriod)
+	for _, e := range s.ScaleEvents {
+		if e.Time.After(cutoff) && e.Change > 0 {
+			added += e.Change
+		}
+	}
+	start := current - added
+	byPercent := int32(math.Ceil(float64(start) * (1 + float64(p.ScaleUpPercent)/100)))
+	limit := max(byPercent, start+p.ScaleUpReplicas)
+	return max(limit, current)
+}
+
+func (s *State) forget(p Policy, now time.Time) {
+	keep := max(p.ScaleDownStabilization, p.StableWindow)
+	cutoff := now.Add(-keep)
+	i := 0
+	for i < len(s.Recommendations) && !s.Recommendations[i].Time.After(cutoff) {
+		i++
+	}
+	s.Recommendations = s.Recommendations[i:]
+	cutoff = now.Add(-p.ScaleUpPeriod)
+	j := 0
+	for j < len(s.ScaleEvents) && !s.ScaleEvents[j].Time.After(cutoff) {
+		j++
+	}
+	s.ScaleEvents = s.ScaleEvents[j:]
+}
+
+// average is the mean load of the samples after cutoff; false when there is none.
+func average(samples []Sample, cutoff time.Time) (float64, bool) {
+	sum, n := 0.0, 0
+	for _, s := range samples {
+		if s.Time.After(cutoff) {
+			sum += s.Load
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, false
+	}
+	return sum / float64(n), true
+}
+
+func ceilDiv(load, target float64) int32 {
+	if load <= 0 {
+		return 0
+	}
+	return int32(math.Ceil(load/target - 1e-9))
+}

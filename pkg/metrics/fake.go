@@ -1,0 +1,91 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Fake is a scripted source for tests: set the load of a workload, or make reads fail.
+type Fake struct {
+	mu         sync.Mutex
+	warehouses map[string]WarehouseLoad
+	entities   map[string]float64
+	failures   map[string]error
+	reads      map[string]int
+}
+
+// NewFake returns a Fake with no load anywhere.
+func NewFake() *Fake {
+	return &Fake{
+		warehouses: map[string]WarehouseLoad{}, entities: map[string]float64{},
+		failures: map[string]error{}, reads: map[string]int{},
+	}
+}
+
+func key(t Target) string { return t.Namespace + "/" + t.Name + "/" + t.Entity }
+
+// SetWarehouse sets a warehouse's load, per cluster id.
+func (f *Fake) SetWarehouse(namespace, name string, load WarehouseLoad) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.warehouses[key(Target{Namespace: namespace, Name: name})] = load
+}
+
+// SetInFlight sets a served entity's requests in flight.
+func (f *Fake) SetInFlight(namespace, endpoint, entity string, inFlight float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.entities[key(Target{Namespace: namespace, Name: endpoint, Entity: entity})] = inFlight
+}
+
+// Fail makes reads of a workload fail with err; nil makes them succeed again.
+func (f *Fake) Fail(namespace, name, entity string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := key(Target{Namespace: namespace, Name: name, Entity: entity})
+	if err == nil {
+		delete(f.failures, k)
+		return
+	}
+	f.failures[k] = err
+}
+
+// Reads returns how many times a workload's load was read.
+func (f *Fake) Reads(namespace, name, entity string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads[key(Target{Namespace: namespace, Name: name, Entity: entity})]
+}
+
+// Warehouse returns the scripted load, which defaults to none.
+func (f *Fake) Warehouse(_ context.Context, t Target) (WarehouseLoad, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := key(t)
+	f.reads[k]++
+	if err := f.failures[k]; err != nil {
+		return WarehouseLoad{}, err
+	}
+	load, ok := f.warehouses[k]
+	if !ok {
+		return WarehouseLoad{Clusters: map[string]QueryLoad{}}, nil
+	}
+	out := WarehouseLoad{Clusters: map[string]QueryLoad{}, QueueWait: load.QueueWait}
+	for c, l := range load.Clusters {
+		out.Clusters[c] = l
+	}
+	return out, nil
+}
+
+// InFlight returns the scripted requests in flight, which default to none.
+func (f *Fake) InFlight(_ context.Context, t Target) (float64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := key(t)
+	f.reads[k]++
+	if err := f.failures[k]; err != nil {
+		return 0, fmt.Errorf("fake: %w", err)
+	}
+	return f.entities[k], nil
+}
