@@ -4,6 +4,7 @@ package controllers
 import (
 	"context"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -17,8 +18,10 @@ import (
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers/ncc"
+	"github.com/serverlessplane/operator/controllers/warehouse"
 	"github.com/serverlessplane/operator/controllers/workspace"
 	"github.com/serverlessplane/operator/internal/indexes"
+	"github.com/serverlessplane/operator/pkg/metrics"
 )
 
 // Options are what every reconciler shares.
@@ -27,6 +30,10 @@ type Options struct {
 	Config *configv1.OperatorConfig
 	// Clock is the time source; tests inject a fake one.
 	Clock clock.WithTicker
+	// Metrics is where the autoscaler reads load; built from Config when nil.
+	Metrics metrics.Source
+	// MaxConcurrentReconciles is the number of workers per controller (default 1).
+	MaxConcurrentReconciles int
 }
 
 // CacheOptions limits the manager's cache of the kinds the operator creates to the objects it
@@ -36,7 +43,7 @@ func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{computev1.LabelManagedBy: computev1.ManagedByValue})
 	byObject := map[client.Object]cache.ByObject{}
 	for _, o := range []client.Object{
-		&corev1.Namespace{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
+		&appsv1.Deployment{}, &corev1.Namespace{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
 		&corev1.LimitRange{}, &corev1.ConfigMap{}, &corev1.Secret{}, &corev1.Pod{},
 		&discoveryv1.EndpointSlice{}, &networkingv1.NetworkPolicy{}, &rbacv1.RoleBinding{},
 	} {
@@ -50,6 +57,13 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.Metrics == nil {
+		source, err := metrics.FromConfig(opts.Config)
+		if err != nil {
+			return err
+		}
+		opts.Metrics = source
+	}
 	if err := indexes.Setup(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
@@ -59,8 +73,16 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	return (&ncc.Reconciler{
+	if err := (&ncc.Reconciler{
 		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock,
 		Recorder: mgr.GetEventRecorder("serverlessplane-ncc"),
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&warehouse.Reconciler{
+		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock, Metrics: opts.Metrics,
+		Recorder:                mgr.GetEventRecorder("serverlessplane-warehouse"),
+		Ledger:                  &warehouse.Ledger{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.Config.OperatorNamespace},
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr)
 }

@@ -157,7 +157,7 @@ func Decide(p Policy, s *State, in Input) Decision {
 		case in.Current > p.Max:
 			d.Desired, d.Reason = p.Max, fmt.Sprintf("no load data: limited to the maximum %d", p.Max)
 		}
-		return d.capped(in.Cap, in.Current)
+		return d.Capped(in.Cap, in.Current)
 	}
 
 	latest := s.Samples[len(s.Samples)-1]
@@ -167,7 +167,7 @@ func Decide(p Policy, s *State, in Input) Decision {
 		d := Decision{Desired: min(want, p.Max), Load: stable,
 			Reason: fmt.Sprintf("load %.0f arrived at zero: starting %d", latest.Load, min(want, p.Max))}
 		s.remember(in.Now, d.Desired)
-		return d.capped(in.Cap, in.Current)
+		return d.Capped(in.Cap, in.Current)
 	}
 
 	desired := ceilDiv(stable, target)
@@ -232,12 +232,12 @@ func Decide(p Policy, s *State, in Input) Decision {
 		reason = fmt.Sprintf("idle for %s (grace %s): scaling to zero", idleFor.Round(time.Second), p.IdleGrace)
 	}
 	d := Decision{Desired: desired, Reason: reason, Panic: panicking, Load: stable}
-	return d.capped(in.Cap, in.Current)
+	return d.Capped(in.Cap, in.Current)
 }
 
-// capped applies the external cap last. It never asks to remove what runs: a cap below the
-// current count holds the count.
-func (d Decision) capped(limit, current int32) Decision {
+// Capped applies an external cap (the regional quota) last. It never asks to remove what runs:
+// a cap below the current count holds the count. A negative limit is no cap.
+func (d Decision) Capped(limit, current int32) Decision {
 	if limit < 0 || d.Desired <= limit {
 		return d
 	}

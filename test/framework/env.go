@@ -43,7 +43,8 @@ const (
 type Options struct {
 	// Config is the operator configuration; the defaults when nil.
 	Config *configv1.OperatorConfig
-	// Now is the fake clock's start; 2026-01-15 when zero.
+	// Now is the fake clock's start; the real time when zero, so that it agrees with the
+	// timestamps the API server sets.
 	Now time.Time
 	// ExtraCRDs are more CRD directories or files to install, such as the Gateway API's.
 	ExtraCRDs []string
@@ -69,6 +70,9 @@ type Env struct {
 	Manager ctrl.Manager
 	// Writes records every write the manager's client makes.
 	Writes *WriteLog
+	// Deployments reports the operator's Deployments rolled out, as kube-controller-manager
+	// and the kubelets would.
+	Deployments *DeploymentSimulator
 
 	testEnv *envtest.Environment
 	cancel  context.CancelFunc
@@ -90,7 +94,7 @@ func Start(opts Options) (*Env, error) {
 		opts.Config = configv1.Default()
 	}
 	if opts.Now.IsZero() {
-		opts.Now = time.Date(2026, time.January, 15, 9, 0, 0, 0, time.UTC)
+		opts.Now = time.Now().Truncate(time.Second)
 	}
 	scheme := NewScheme()
 	e := &Env{
@@ -128,13 +132,15 @@ func Start(opts Options) (*Env, error) {
 	if err != nil {
 		return nil, e.stopOnError(err)
 	}
-	copts := controllers.Options{Config: opts.Config, Clock: e.Clock}
+	copts := controllers.Options{Config: opts.Config, Clock: e.Clock, MaxConcurrentReconciles: 4}
 	if opts.Customize != nil {
 		opts.Customize(&copts)
 	}
 	if err := controllers.SetupWithManager(e.Manager, copts); err != nil {
 		return nil, e.stopOnError(err)
 	}
+	e.Deployments = &DeploymentSimulator{Client: e.Client}
+	go e.Deployments.Run(ctx)
 	e.done = make(chan error, 1)
 	go func() { e.done <- e.Manager.Start(ctx) }()
 	if !e.Manager.GetCache().WaitForCacheSync(ctx) {

@@ -35,13 +35,16 @@ var _ = Describe("NetworkConnectivityConfig", func() {
 		Expect(k8s.Create(ctx, a)).To(Succeed())
 		Expect(k8s.Create(ctx, c)).To(Succeed())
 
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(n), n)).To(Succeed())
+			g.Expect(n.Status.BoundWorkspaces).To(ConsistOf(a.Name, c.Name))
+			g.Expect(n.Status.Rules).To(HaveLen(2))
+			for _, r := range n.Status.Rules {
+				g.Expect(r.ConnectionState).To(Equal(computev1.ConnectionEstablished), r.Message)
+			}
+		}).Should(Succeed())
 		expectCondition(n, computev1.ConditionReady, metav1.ConditionTrue, ncc.ReasonReady)
-		Expect(n.Status.BoundWorkspaces).To(ConsistOf(a.Name, c.Name))
 		Expect(n.Status.EgressCIDRs).To(Equal(env.OperatorConfig.Regions[0].StableEgressCIDRs))
-		Expect(n.Status.Rules).To(HaveLen(2))
-		for _, r := range n.Status.Rules {
-			Expect(r.ConnectionState).To(Equal(computev1.ConnectionEstablished), r.Message)
-		}
 		Expect(n.Status.Rules[0].Message).To(ContainSubstring("10.21.0.0/24 reachable by egress but not behind Service"))
 
 		expectCondition(a, computev1.ConditionReady, metav1.ConditionTrue, workspace.ReasonReady)
@@ -183,7 +186,10 @@ var _ = Describe("NetworkConnectivityConfig", func() {
 		Expect(k8s.Create(ctx, n)).To(Succeed())
 		ws := b.Workspace(framework.Name("held")).NCC(n.Name).Obj()
 		Expect(k8s.Create(ctx, ws)).To(Succeed())
-		expectCondition(n, computev1.ConditionReady, metav1.ConditionTrue, ncc.ReasonReady)
+		expectBound(n, ws.Name)
+		Eventually(func() error {
+			return k8s.Get(ctx, client.ObjectKey{Namespace: ws.Name, Name: "pe-db"}, &corev1.Service{})
+		}).Should(Succeed())
 
 		Expect(k8s.Delete(ctx, n)).To(Succeed())
 		c := expectCondition(n, computev1.ConditionReconciling, metav1.ConditionTrue, ncc.ReasonDeletionBlocked)
@@ -203,6 +209,7 @@ var _ = Describe("NetworkConnectivityConfig", func() {
 		start := env.Clock.Now()
 		DeferCleanup(func() { env.Clock.SetTime(start) })
 		region := env.OperatorConfig.Regions[0]
+		env.Clock.SetTime(time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC))
 
 		n := b.NCC(framework.Name("legacy")).LegacyIPs(true).Obj()
 		Expect(k8s.Create(ctx, n)).To(Succeed())
@@ -223,3 +230,11 @@ var _ = Describe("NetworkConnectivityConfig", func() {
 		expectCondition(n, computev1.ConditionReady, metav1.ConditionTrue, ncc.ReasonReady)
 	})
 })
+
+// expectBound waits until the NCC lists exactly the workspaces as bound.
+func expectBound(n *computev1.NetworkConnectivityConfig, workspaces ...string) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		g.Expect(k8s.Get(bg(), client.ObjectKeyFromObject(n), n)).To(Succeed())
+		g.Expect(n.Status.BoundWorkspaces).To(ConsistOf(workspaces))
+	}).Should(Succeed())
+}

@@ -5,17 +5,33 @@ package integration
 import (
 	"context"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	"github.com/serverlessplane/operator/controllers"
+	"github.com/serverlessplane/operator/pkg/metrics"
 	"github.com/serverlessplane/operator/test/framework"
 )
 
 var (
 	env *framework.Env
 	k8s client.Client
+	// load is the scripted metrics source every controller reads.
+	load = metrics.NewFake()
+)
+
+// syncPeriod is the autoscaling tick of the suite: short, so that specs that step the fake
+// clock see a decision promptly.
+const syncPeriod = 200 * time.Millisecond
+
+// Regions of the quota specs.
+const (
+	quotaRegion = "quota-test-1"
+	raceRegion  = "quota-race-1"
 )
 
 func TestIntegration(t *testing.T) {
@@ -29,7 +45,17 @@ var _ = BeforeSuite(func() {
 	SetDefaultConsistentlyDuration(framework.Short)
 	SetDefaultConsistentlyPollingInterval(framework.Interval)
 	var err error
-	env, err = framework.Start(framework.Options{})
+	cfg := configv1.Default()
+	cfg.Autoscaling.SyncPeriod.Duration = syncPeriod
+	// Regions with small serverless quotas, each for one spec: 24 DBU/h is two Small clusters.
+	for _, r := range []string{quotaRegion, raceRegion} {
+		cfg.Regions = append(cfg.Regions, configv1.Region{Name: r, Serverless: true, ServerlessQuotaDBU: 24,
+			StableEgressCIDRs: []string{"198.51.100.96/28"}})
+	}
+	env, err = framework.Start(framework.Options{
+		Config:    cfg,
+		Customize: func(o *controllers.Options) { o.Metrics = load },
+	})
 	Expect(err).NotTo(HaveOccurred())
 	k8s = env.Client
 })

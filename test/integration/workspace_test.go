@@ -155,6 +155,7 @@ var _ = Describe("Workspace", func() {
 			Quota(corev1.ResourceList{corev1.ResourcePods: resource.MustParse("100")}).Obj()
 		Expect(k8s.Create(ctx, ws)).To(Succeed())
 		expectCondition(ws, computev1.ConditionReady, metav1.ConditionTrue, workspace.ReasonReady)
+		expectBound(n, ws.Name)
 		expectCondition(n, computev1.ConditionReady, metav1.ConditionTrue, "Ready")
 		mine := inNamespaceOrNamed(ws.Name, ws.Name)
 

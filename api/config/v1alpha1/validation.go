@@ -188,8 +188,8 @@ func validateAutoscaling(a *Autoscaling, path *field.Path) field.ErrorList {
 	if a.PanicThresholdPercent <= 100 {
 		errs = append(errs, field.Invalid(path.Child("panicThresholdPercent"), a.PanicThresholdPercent, "must be above 100"))
 	}
-	if a.SyncPeriod.Duration < time.Second {
-		errs = append(errs, field.Invalid(path.Child("syncPeriod"), a.SyncPeriod.Duration.String(), "must be at least 1s"))
+	if a.SyncPeriod.Duration < 100*time.Millisecond {
+		errs = append(errs, field.Invalid(path.Child("syncPeriod"), a.SyncPeriod.Duration.String(), "must be at least 100ms"))
 	}
 	return errs
 }

@@ -1,0 +1,637 @@
+// Package warehouse reconciles ServerlessWarehouses: it places their clusters in the workspace
+// namespace, scales them on load within the regional quota, stops them when idle and starts
+// them again when queries queue.
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/apply"
+	"github.com/serverlessplane/operator/internal/scalestate"
+	"github.com/serverlessplane/operator/internal/transitions"
+	"github.com/serverlessplane/operator/pkg/autoscaler"
+	"github.com/serverlessplane/operator/pkg/metrics"
+	"github.com/serverlessplane/operator/pkg/netpolicy"
+	"github.com/serverlessplane/operator/pkg/quota"
+)
+
+// Finalizer releases a warehouse's share of the regional quota once its clusters are gone:
+// garbage collection cannot update the ledger.
+const Finalizer = "compute.serverlessplane.io/quota"
+
+// zeroPoll is how often a stopped warehouse looks for queued queries, so that queries arriving
+// at zero clusters start it at once rather than at the next autoscaling tick.
+const zeroPoll = 2 * time.Second
+
+// Reconciler reconciles ServerlessWarehouses.
+type Reconciler struct {
+	Client   client.Client
+	Config   *configv1.OperatorConfig
+	Clock    clock.PassiveClock
+	Recorder events.EventRecorder
+	Metrics  metrics.Source
+	Ledger   *Ledger
+	// MaxConcurrentReconciles lets several warehouses reconcile at once; the ledger keeps the
+	// quota consistent between them.
+	MaxConcurrentReconciles int
+
+	applier *apply.Applier
+	states  scalestate.Store
+}
+
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=serverlesswarehouses,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=serverlesswarehouses/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=serverlesswarehouses/finalizers,verbs=update
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=workspaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
+
+// Reconcile brings one warehouse to its spec and its load.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
+	wh := &computev1.ServerlessWarehouse{}
+	if err := r.Client.Get(ctx, req.NamespacedName, wh); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !wh.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, wh)
+	}
+	if !controllerutil.ContainsFinalizer(wh, Finalizer) {
+		controllerutil.AddFinalizer(wh, Finalizer)
+		return ctrl.Result{}, r.Client.Update(ctx, wh)
+	}
+	before := wh.DeepCopy()
+	obs, err := r.reconcile(ctx, wh)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	wh.Status = computeStatus(wh, obs, r.Clock.Now())
+	if _, err := apply.PatchStatus(ctx, r.Client, before, wh); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.recordEvents(before, wh, obs)
+	return r.requeue(obs), nil
+}
+
+// reconcile runs the named steps of a pass and returns what it observed.
+func (r *Reconciler) reconcile(ctx context.Context, wh *computev1.ServerlessWarehouse) (observation, error) {
+	obs := observation{minClusters: wh.Spec.MinClusters, autoStop: autoStop(wh)}
+	region, size, err := r.checkRequirements(ctx, wh, &obs)
+	if err != nil {
+		return obs, err
+	}
+	deployments, err := r.clusters(ctx, wh)
+	if err != nil {
+		return obs, err
+	}
+	var load metrics.WarehouseLoad
+	if obs.stalledReason == "" && obs.waiting == "" {
+		load, obs.metricsErr = r.Metrics.Warehouse(ctx, r.target(ctx, wh))
+		if obs.metricsErr == nil {
+			obs.load = &load
+		}
+		if err := r.decide(ctx, wh, region, size, deployments, &obs); err != nil {
+			return obs, err
+		}
+	}
+	if obs.waiting != "" {
+		return obs, nil
+	}
+	if err := r.scale(ctx, wh, region, size, deployments, &obs); err != nil {
+		return obs, err
+	}
+	if obs.stalledReason != "" {
+		return obs, nil
+	}
+	obs.endpoint, err = r.applyService(ctx, wh)
+	return obs, err
+}
+
+// checkRequirements checks that the warehouse is in a workspace namespace and that the
+// workspace meets the serverless requirements: a region with serverless support and a
+// metastore other than an external Hive metastore.
+func (r *Reconciler) checkRequirements(ctx context.Context, wh *computev1.ServerlessWarehouse, obs *observation) (*configv1.Region, *configv1.ClusterSizeSpec, error) {
+	ws := &computev1.Workspace{}
+	err := r.Client.Get(ctx, client.ObjectKey{Name: wh.Namespace}, ws)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, nil, err
+	}
+	if apierrors.IsNotFound(err) || meta.IsStatusConditionTrue(ws.Status.Conditions, computev1.ConditionStalled) {
+		obs.stalledReason = ReasonNotInWorkspace
+		obs.stalledMessage = fmt.Sprintf("namespace %q is not the namespace of a workspace; nothing is placed. Create warehouses in a workspace namespace (kubectl get workspaces)", wh.Namespace)
+		return nil, nil, nil
+	}
+	if ws.Status.Namespace != wh.Namespace {
+		obs.waiting = fmt.Sprintf("waiting for workspace %q to provision its namespace", ws.Name)
+		return nil, nil, nil
+	}
+	region, ok := r.Config.Region(ws.Spec.Region)
+	if !ok {
+		obs.stalledReason = ReasonNotInWorkspace
+		obs.stalledMessage = fmt.Sprintf("workspace %q is in region %q, which the operator does not know", ws.Name, ws.Spec.Region)
+		return nil, nil, nil
+	}
+	size, ok := r.Config.ClusterSize(string(wh.Spec.ClusterSize))
+	if !ok {
+		return nil, nil, fmt.Errorf("cluster size %q is missing from the operator configuration", wh.Spec.ClusterSize)
+	}
+	switch {
+	case !region.Serverless:
+		obs.stalledReason = ReasonRequirementsNotMet
+		obs.stalledMessage = fmt.Sprintf("region %s does not support serverless SQL warehouses; nothing is placed. Use a workspace in a region that does (%s)",
+			region.Name, serverlessRegions(r.Config))
+	case ws.Spec.Metastore.Type == computev1.MetastoreExternalHive:
+		obs.stalledReason = ReasonRequirementsNotMet
+		obs.stalledMessage = fmt.Sprintf("workspace %q uses an external Hive metastore, which serverless SQL warehouses do not support; nothing is placed. Set the workspace's spec.metastore.type to UnityCatalog or Glue",
+			ws.Name)
+	}
+	return region, size, nil
+}
+
+// decide asks the autoscaler how many clusters the warehouse wants, then how many the regional
+// quota lets it have.
+func (r *Reconciler) decide(ctx context.Context, wh *computev1.ServerlessWarehouse, region *configv1.Region, size *configv1.ClusterSizeSpec, deployments []appsv1.Deployment, obs *observation) error {
+	now := r.Clock.Now()
+	p := r.policy(wh)
+	st := r.states.Get(stateKey(wh), func() *autoscaler.State {
+		// A warehouse counts as active when the operator starts tracking it (on creation or
+		// after a restart), unless its status remembers a later activity.
+		last := now
+		if wh.Status.LastActiveTime != nil {
+			last = wh.Status.LastActiveTime.Time
+		}
+		return &autoscaler.State{LastActive: last}
+	})
+	if obs.load != nil {
+		running, queued := obs.load.Total()
+		st.Observe(p, autoscaler.Sample{Time: now, Load: running + queued, QueueWait: obs.load.QueueWait})
+	}
+	active := int32(0)
+	for i := range deployments {
+		if _, draining := deployments[i].Annotations[AnnotationDrainingSince]; !draining {
+			active++
+		}
+	}
+	d := autoscaler.Decide(p, st, autoscaler.Input{Now: now, Current: active, Cap: -1})
+	obs.wanted, obs.lastActive = d.Desired, st.LastActive
+
+	ledger, err := r.Ledger.Read(ctx, r.Client, region.Name)
+	if err != nil {
+		return err
+	}
+	key := quota.Key(wh.Namespace, wh.Name)
+	base := dbuOf(r.Config, deployments)
+	allowed := active + quota.Fit(region.ServerlessQuotaDBU, ledger.Used(key), base, size.DBUPerHour, max(d.Desired-active, 0))
+	capped := d.Capped(allowed, active)
+	if capped.Desired < d.Desired {
+		obs.quota = &quotaBlock{Region: region.Name, Used: ledger.Used(key) + base,
+			Requested: int64(d.Desired-active) * size.DBUPerHour, Quota: region.ServerlessQuotaDBU}
+	}
+	st.Record(now, active, capped.Desired)
+	obs.decision, obs.desired = &capped, capped.Desired
+	return nil
+}
+
+// scale plans the clusters, reserves quota for new ones, applies the plan and settles the
+// warehouse's allocation to what remains.
+func (r *Reconciler) scale(ctx context.Context, wh *computev1.ServerlessWarehouse, region *configv1.Region, size *configv1.ClusterSizeSpec, deployments []appsv1.Deployment, obs *observation) error {
+	loadByCluster, loadKnown := map[string]float64{}, obs.load != nil
+	if obs.load != nil {
+		for id, l := range obs.load.Clusters {
+			loadByCluster[id] = l.Running + l.Queued
+		}
+	}
+	byID := map[string]*appsv1.Deployment{}
+	var clusters []cluster
+	for i := range deployments {
+		c := observeCluster(&deployments[i], loadByCluster, loadKnown)
+		byID[c.ID] = &deployments[i]
+		clusters = append(clusters, c)
+	}
+	desired := obs.desired
+	if obs.stalledReason != "" {
+		desired = 0
+	}
+	var tmpl corev1.PodTemplateSpec
+	var hash string
+	if size != nil {
+		tmpl = podTemplate(wh, r.Config, size)
+		hash = templateHash(tmpl, size.Workers)
+	}
+	p := planClusters(planInput{Clusters: clusters, Desired: desired, Hash: hash, Now: r.Clock.Now(), DrainGrace: r.Config.Warehouses.DrainGracePeriod.Duration})
+
+	if p.Create > 0 && region != nil {
+		// A warehouse below its minimum starts with all of it or waits: two warehouses half
+		// started would each hold capacity the other needs.
+		atLeast := min(p.Create, max(wh.Spec.MinClusters-int32(len(deployments)), 0))
+		granted, err := r.reserve(ctx, wh, region, size, deployments, p.Create, atLeast)
+		if err != nil {
+			return err
+		}
+		if granted < p.Create {
+			obs.quota = &quotaBlock{Region: region.Name, Requested: int64(p.Create) * size.DBUPerHour, Quota: region.ServerlessQuotaDBU,
+				Rolling: hasOutdated(clusters, hash)}
+			if l, err := r.Ledger.Read(ctx, r.Client, region.Name); err == nil {
+				obs.quota.Used = l.Used("")
+			}
+		}
+		p.Create = granted
+	}
+	if err := r.apply(ctx, wh, p, byID, tmpl, hash, size); err != nil {
+		return err
+	}
+
+	deleted := map[string]bool{}
+	for _, id := range p.Delete {
+		deleted[id] = true
+	}
+	var remaining []appsv1.Deployment
+	for _, d := range deployments {
+		if !deleted[d.Labels[computev1.LabelCluster]] {
+			remaining = append(remaining, d)
+		}
+	}
+	for _, c := range clusters {
+		if !deleted[c.ID] {
+			obs.clusters++
+			if c.Ready && !c.draining() {
+				obs.ready++
+			}
+		}
+	}
+	obs.clusters += p.Create
+	if region != nil {
+		return r.settle(ctx, wh, region, dbuOf(r.Config, remaining)+int64(p.Create)*size.DBUPerHour)
+	}
+	return nil
+}
+
+// reserve raises the warehouse's allocation for up to n more clusters, as far as the quota
+// allows but at least atLeast or none, and returns how many it got.
+func (r *Reconciler) reserve(ctx context.Context, wh *computev1.ServerlessWarehouse, region *configv1.Region, size *configv1.ClusterSizeSpec, deployments []appsv1.Deployment, n, atLeast int32) (int32, error) {
+	key := quota.Key(wh.Namespace, wh.Name)
+	base := dbuOf(r.Config, deployments)
+	var granted int32
+	_, err := r.Ledger.Update(ctx, region.Name, key, func(l quota.Ledger) int64 {
+		granted = quota.Fit(region.ServerlessQuotaDBU, l.Used(key), base, size.DBUPerHour, n)
+		if granted < atLeast {
+			granted = 0
+		}
+		return max(l[key], base+int64(granted)*size.DBUPerHour)
+	})
+	return granted, err
+}
+
+// settle sets the warehouse's allocation to what its clusters consume after the pass.
+func (r *Reconciler) settle(ctx context.Context, wh *computev1.ServerlessWarehouse, region *configv1.Region, dbu int64) error {
+	key := quota.Key(wh.Namespace, wh.Name)
+	l, err := r.Ledger.Read(ctx, r.Client, region.Name)
+	if err != nil {
+		return err
+	}
+	if l[key] == dbu {
+		return nil
+	}
+	_, err = r.Ledger.Update(ctx, region.Name, key, func(quota.Ledger) int64 { return dbu })
+	return err
+}
+
+// apply carries out a plan: restore, drain, delete, create.
+func (r *Reconciler) apply(ctx context.Context, wh *computev1.ServerlessWarehouse, p plan, byID map[string]*appsv1.Deployment, tmpl corev1.PodTemplateSpec, hash string, size *configv1.ClusterSizeSpec) error {
+	for _, id := range p.Restore {
+		if err := r.setServing(ctx, wh, byID[id], true); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, "ClusterRestored", "Scale", "cluster %s is back in service", id)
+	}
+	for _, id := range p.Drain {
+		if err := r.setServing(ctx, wh, byID[id], false); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, "ClusterDraining", "Scale", "cluster %s is draining before removal", id)
+	}
+	for _, id := range p.Delete {
+		if err := r.Client.Delete(ctx, byID[id], client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, "ClusterRemoved", "Scale", "removed cluster %s", id)
+	}
+	if p.Create == 0 {
+		return nil
+	}
+	taken := map[string]bool{}
+	for id := range byID {
+		taken[id] = true
+	}
+	for _, id := range nextClusterIDs(hash, taken, p.Create) {
+		d := clusterDeployment(wh, tmpl, hash, id, size)
+		if err := controllerutil.SetControllerReference(wh, d, r.Client.Scheme()); err != nil {
+			return err
+		}
+		if _, err := r.applier.Apply(ctx, d); err != nil {
+			return err
+		}
+		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, "ClusterAdded", "Scale", "added cluster %s (%s, %d workers)", id, wh.Spec.ClusterSize, size.Workers)
+	}
+	return nil
+}
+
+// setServing takes a cluster out of the warehouse Service (or puts it back) by relabelling its
+// pods, and records when its drain started on the Deployment.
+func (r *Reconciler) setServing(ctx context.Context, wh *computev1.ServerlessWarehouse, d *appsv1.Deployment, serving bool) error {
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.InNamespace(wh.Namespace), client.MatchingLabels{
+		computev1.LabelWarehouse: wh.Name, computev1.LabelCluster: d.Labels[computev1.LabelCluster],
+	}); err != nil {
+		return err
+	}
+	value := "false"
+	if serving {
+		value = "true"
+	}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Labels[LabelServing] == value {
+			continue
+		}
+		patch := client.MergeFrom(pod.DeepCopy())
+		pod.Labels[LabelServing] = value
+		if err := r.Client.Patch(ctx, pod, patch); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	patch := client.MergeFrom(d.DeepCopy())
+	if serving {
+		delete(d.Annotations, AnnotationDrainingSince)
+	} else {
+		if d.Annotations == nil {
+			d.Annotations = map[string]string{}
+		}
+		d.Annotations[AnnotationDrainingSince] = r.Clock.Now().UTC().Format(time.RFC3339)
+	}
+	return r.Client.Patch(ctx, d, patch)
+}
+
+// applyService applies the Service that fronts the warehouse's serving pods and returns the
+// warehouse endpoint.
+func (r *Reconciler) applyService(ctx context.Context, wh *computev1.ServerlessWarehouse) (string, error) {
+	port := resolveEngine(wh, r.Config).Port
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: wh.Name, Namespace: wh.Namespace, Labels: map[string]string{
+			computev1.LabelWarehouse: wh.Name, computev1.LabelWorkspace: wh.Namespace,
+		}},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: map[string]string{computev1.LabelWarehouse: wh.Name, LabelServing: "true"},
+			Ports: []corev1.ServicePort{{
+				Name: netpolicy.PortSQL, Port: port, TargetPort: intstr.FromString(netpolicy.PortSQL), Protocol: corev1.ProtocolTCP,
+			}},
+		},
+	}
+	if err := controllerutil.SetControllerReference(wh, svc, r.Client.Scheme()); err != nil {
+		return "", err
+	}
+	if _, err := r.applier.Apply(ctx, svc); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s.%s.svc:%d", wh.Name, wh.Namespace, port), nil
+}
+
+// reconcileDelete removes the clusters, then releases the quota and the finalizer.
+func (r *Reconciler) reconcileDelete(ctx context.Context, wh *computev1.ServerlessWarehouse) (ctrl.Result, error) {
+	deployments, err := r.clusters(ctx, wh)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	for i := range deployments {
+		if deployments[i].DeletionTimestamp.IsZero() {
+			if err := r.Client.Delete(ctx, &deployments[i], client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, err
+			}
+		}
+	}
+	if len(deployments) > 0 {
+		before := wh.DeepCopy()
+		wh.Status.State = computev1.WarehouseDeleting
+		_, err := apply.PatchStatus(ctx, r.Client, before, wh)
+		return ctrl.Result{RequeueAfter: time.Second}, err
+	}
+	ws := &computev1.Workspace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: wh.Namespace}, ws); err == nil {
+		if _, err := r.Ledger.Update(ctx, ws.Spec.Region, quota.Key(wh.Namespace, wh.Name), func(quota.Ledger) int64 { return 0 }); err != nil {
+			return ctrl.Result{}, err
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, err
+	} else if err := r.releaseEverywhere(ctx, wh); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.states.Forget(stateKey(wh))
+	controllerutil.RemoveFinalizer(wh, Finalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Update(ctx, wh))
+}
+
+// releaseEverywhere removes the warehouse from every region's ledger, for a warehouse whose
+// workspace (and so region) is already gone.
+func (r *Reconciler) releaseEverywhere(ctx context.Context, wh *computev1.ServerlessWarehouse) error {
+	var errs []error
+	for _, region := range r.Config.Regions {
+		_, err := r.Ledger.Update(ctx, region.Name, quota.Key(wh.Namespace, wh.Name), func(quota.Ledger) int64 { return 0 })
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// clusters lists the warehouse's cluster Deployments.
+func (r *Reconciler) clusters(ctx context.Context, wh *computev1.ServerlessWarehouse) ([]appsv1.Deployment, error) {
+	list := &appsv1.DeploymentList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(wh.Namespace), client.MatchingLabels{computev1.LabelWarehouse: wh.Name}); err != nil {
+		return nil, err
+	}
+	var out []appsv1.Deployment
+	for _, d := range list.Items {
+		if metav1.IsControlledBy(&d, wh) && d.DeletionTimestamp.IsZero() {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// target is what the metrics source reads: the warehouse's ready pods with their clusters.
+func (r *Reconciler) target(ctx context.Context, wh *computev1.ServerlessWarehouse) metrics.Target {
+	t := metrics.Target{Namespace: wh.Namespace, Name: wh.Name}
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.InNamespace(wh.Namespace), client.MatchingLabels{computev1.LabelWarehouse: wh.Name}); err != nil {
+		return t
+	}
+	for _, p := range pods.Items {
+		if p.Status.PodIP != "" && p.DeletionTimestamp.IsZero() && podReady(&p) {
+			t.Pods = append(t.Pods, metrics.Pod{Name: p.Name, IP: p.Status.PodIP, Cluster: p.Labels[computev1.LabelCluster]})
+		}
+	}
+	return t
+}
+
+// policy is the warehouse's autoscaling policy: clusters scale on running plus queued queries,
+// stop after autoStopMinutes idle, and a long queue wait adds a cluster.
+func (r *Reconciler) policy(wh *computev1.ServerlessWarehouse) autoscaler.Policy {
+	a := r.Config.Autoscaling
+	stop := autoStop(wh)
+	return autoscaler.Policy{
+		Min: wh.Spec.MinClusters, Max: wh.Spec.MaxClusters,
+		TargetPerReplica: float64(r.Config.Warehouses.TargetQueriesPerCluster), TargetUtilization: a.TargetUtilization,
+		Tolerance: a.Tolerance, StableWindow: a.StableWindow.Duration,
+		PanicWindow:    time.Duration(float64(a.StableWindow.Duration) * a.PanicWindowPercent / 100),
+		PanicThreshold: a.PanicThresholdPercent / 100,
+		ScaleUpPercent: a.ScaleUpLimitPercent, ScaleUpReplicas: a.ScaleUpLimitReplicas, ScaleUpPeriod: a.ScaleUpPeriod.Duration,
+		ScaleDownStabilization: a.ScaleDownStabilization.Duration,
+		ScaleToZero:            stop > 0, IdleGrace: stop,
+		QueueWaitThreshold: r.Config.Warehouses.QueueWaitThreshold.Duration,
+	}
+}
+
+// requeue is the autoscaling tick: a stopped warehouse looks for queued queries more often.
+func (r *Reconciler) requeue(obs observation) ctrl.Result {
+	if obs.stalledReason != "" || obs.waiting != "" {
+		return ctrl.Result{}
+	}
+	if _, disabled := r.Metrics.(metrics.None); disabled && obs.desired == obs.clusters {
+		return ctrl.Result{}
+	}
+	if obs.clusters == 0 && obs.wanted == 0 {
+		return ctrl.Result{RequeueAfter: min(zeroPoll, r.Config.Autoscaling.SyncPeriod.Duration)}
+	}
+	return ctrl.Result{RequeueAfter: r.Config.Autoscaling.SyncPeriod.Duration}
+}
+
+func (r *Reconciler) recordEvents(before, wh *computev1.ServerlessWarehouse, obs observation) {
+	transitions.Record(r.Recorder, wh, before.Status.Conditions, wh.Status.Conditions)
+	if before.Status.DesiredClusters != wh.Status.DesiredClusters && obs.decision != nil {
+		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, "Autoscaled", "Scale", "desired clusters %d -> %d: %s",
+			before.Status.DesiredClusters, wh.Status.DesiredClusters, obs.decision.Reason)
+	}
+}
+
+// SetupWithManager registers the reconciler: it watches warehouses, their clusters, the
+// workspaces they run in and the quota ledgers.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.applier = apply.New(r.Client)
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&computev1.ServerlessWarehouse{}).
+		Named("serverlesswarehouse").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Watches(&computev1.Workspace{}, handler.EnqueueRequestsFromMapFunc(r.warehousesOfWorkspace)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.blockedWarehouses),
+			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+				return o.GetNamespace() == r.Config.OperatorNamespace && o.GetLabels()[LabelRegion] != ""
+			}))).
+		Complete(r)
+}
+
+func (r *Reconciler) warehousesOfWorkspace(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &computev1.ServerlessWarehouseList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(obj.GetName())); err != nil {
+		return nil
+	}
+	return requests(list.Items, func(*computev1.ServerlessWarehouse) bool { return true })
+}
+
+// blockedWarehouses wakes the warehouses the quota holds back when a ledger changes: capacity
+// may have freed.
+func (r *Reconciler) blockedWarehouses(ctx context.Context, _ client.Object) []reconcile.Request {
+	list := &computev1.ServerlessWarehouseList{}
+	if err := r.Client.List(ctx, list); err != nil {
+		return nil
+	}
+	return requests(list.Items, func(w *computev1.ServerlessWarehouse) bool {
+		for _, c := range w.Status.Conditions {
+			if c.Type == ConditionQuotaExceeded && c.Status == metav1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func requests(items []computev1.ServerlessWarehouse, keep func(*computev1.ServerlessWarehouse) bool) []reconcile.Request {
+	var out []reconcile.Request
+	for i := range items {
+		if keep(&items[i]) {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&items[i])})
+		}
+	}
+	return out
+}
+
+func autoStop(wh *computev1.ServerlessWarehouse) time.Duration {
+	if wh.Spec.AutoStopMinutes == nil {
+		return 10 * time.Minute
+	}
+	return time.Duration(*wh.Spec.AutoStopMinutes) * time.Minute
+}
+
+func stateKey(wh *computev1.ServerlessWarehouse) string { return string(wh.UID) + "/" }
+
+// dbuOf is what the given clusters consume, by the size each was created with.
+func dbuOf(cfg *configv1.OperatorConfig, deployments []appsv1.Deployment) int64 {
+	var total int64
+	for _, d := range deployments {
+		if s, ok := cfg.ClusterSize(d.Labels[LabelClusterSize]); ok {
+			total += s.DBUPerHour
+		}
+	}
+	return total
+}
+
+func hasOutdated(cs []cluster, hash string) bool {
+	for _, c := range cs {
+		if c.Hash != hash && !c.draining() {
+			return true
+		}
+	}
+	return false
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func serverlessRegions(cfg *configv1.OperatorConfig) string {
+	var names []string
+	for _, r := range cfg.Regions {
+		if r.Serverless {
+			names = append(names, r.Name)
+		}
+	}
+	return sortedIDs(names)
+}
