@@ -10,16 +10,21 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/controllers/modelendpoint"
 	"github.com/serverlessplane/operator/controllers/ncc"
 	"github.com/serverlessplane/operator/controllers/warehouse"
 	"github.com/serverlessplane/operator/controllers/workspace"
+	"github.com/serverlessplane/operator/internal/apply"
 	"github.com/serverlessplane/operator/internal/indexes"
 	"github.com/serverlessplane/operator/pkg/metrics"
 )
@@ -79,10 +84,30 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	return (&warehouse.Reconciler{
+	if err := (&warehouse.Reconciler{
 		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock, Metrics: opts.Metrics,
 		Recorder:                mgr.GetEventRecorder("serverlessplane-warehouse"),
 		Ledger:                  &warehouse.Ledger{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.Config.OperatorNamespace},
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&modelendpoint.Reconciler{
+		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock, Metrics: opts.Metrics,
+		Recorder: mgr.GetEventRecorder("serverlessplane-modelendpoint"),
+		Authority: &modelendpoint.Authority{
+			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Config: opts.Config, Clock: opts.Clock,
+			Applier: apply.New(mgr.GetClient()),
+		},
 	}).SetupWithManager(mgr)
+}
+
+// AddToScheme registers every kind the operator reads or writes.
+func AddToScheme(s *runtime.Scheme) error {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, computev1.AddToScheme, gatewayv1.Install} {
+		if err := add(s); err != nil {
+			return err
+		}
+	}
+	return nil
 }

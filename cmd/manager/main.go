@@ -8,14 +8,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
-	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers"
 )
 
@@ -47,8 +45,7 @@ func run() error {
 		return err
 	}
 	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(computev1.AddToScheme(scheme))
+	utilruntime.Must(controllers.AddToScheme(scheme))
 
 	restConfig, err := ctrl.GetConfig()
 	if err != nil {

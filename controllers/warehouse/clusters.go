@@ -173,8 +173,9 @@ func nextClusterIDs(hash string, taken map[string]bool, n int32) []string {
 // observeCluster turns a cluster Deployment into what the planner knows.
 func observeCluster(d *appsv1.Deployment, load map[string]float64, loadKnown bool) cluster {
 	c := cluster{ID: d.Labels[computev1.LabelCluster], Hash: d.Labels[LabelTemplateHash]}
-	want := ptr.Deref(d.Spec.Replicas, 1)
-	c.Ready = d.Status.ObservedGeneration >= d.Generation && d.Status.ReadyReplicas >= want && d.Status.UpdatedReplicas >= want
+	// A cluster's template never changes (a new template is a new cluster), so readiness is its
+	// ready workers alone; the generation moves when the drain annotation is set.
+	c.Ready = d.Status.ReadyReplicas >= ptr.Deref(d.Spec.Replicas, 1)
 	if s, ok := d.Annotations[AnnotationDrainingSince]; ok {
 		if t, err := time.Parse(time.RFC3339, s); err == nil {
 			c.DrainingSince = t

@@ -12,7 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/tools/events"
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -31,6 +31,7 @@ import (
 	"github.com/serverlessplane/operator/internal/apply"
 	"github.com/serverlessplane/operator/internal/scalestate"
 	"github.com/serverlessplane/operator/internal/transitions"
+	"github.com/serverlessplane/operator/internal/workspaceref"
 	"github.com/serverlessplane/operator/pkg/autoscaler"
 	"github.com/serverlessplane/operator/pkg/metrics"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
@@ -134,26 +135,15 @@ func (r *Reconciler) reconcile(ctx context.Context, wh *computev1.ServerlessWare
 // workspace meets the serverless requirements: a region with serverless support and a
 // metastore other than an external Hive metastore.
 func (r *Reconciler) checkRequirements(ctx context.Context, wh *computev1.ServerlessWarehouse, obs *observation) (*configv1.Region, *configv1.ClusterSizeSpec, error) {
-	ws := &computev1.Workspace{}
-	err := r.Client.Get(ctx, client.ObjectKey{Name: wh.Namespace}, ws)
-	if err != nil && !apierrors.IsNotFound(err) {
+	ref, err := workspaceref.Resolve(ctx, r.Client, r.Config, wh.Namespace)
+	if err != nil || ref.Waiting != "" || ref.Stalled != "" {
+		obs.waiting = ref.Waiting
+		if ref.Stalled != "" {
+			obs.stalledReason, obs.stalledMessage = workspaceref.ReasonNotInWorkspace, ref.Stalled
+		}
 		return nil, nil, err
 	}
-	if apierrors.IsNotFound(err) || meta.IsStatusConditionTrue(ws.Status.Conditions, computev1.ConditionStalled) {
-		obs.stalledReason = ReasonNotInWorkspace
-		obs.stalledMessage = fmt.Sprintf("namespace %q is not the namespace of a workspace; nothing is placed. Create warehouses in a workspace namespace (kubectl get workspaces)", wh.Namespace)
-		return nil, nil, nil
-	}
-	if ws.Status.Namespace != wh.Namespace {
-		obs.waiting = fmt.Sprintf("waiting for workspace %q to provision its namespace", ws.Name)
-		return nil, nil, nil
-	}
-	region, ok := r.Config.Region(ws.Spec.Region)
-	if !ok {
-		obs.stalledReason = ReasonNotInWorkspace
-		obs.stalledMessage = fmt.Sprintf("workspace %q is in region %q, which the operator does not know", ws.Name, ws.Spec.Region)
-		return nil, nil, nil
-	}
+	ws, region := ref.Workspace, ref.Region
 	size, ok := r.Config.ClusterSize(string(wh.Spec.ClusterSize))
 	if !ok {
 		return nil, nil, fmt.Errorf("cluster size %q is missing from the operator configuration", wh.Spec.ClusterSize)
@@ -242,6 +232,9 @@ func (r *Reconciler) scale(ctx context.Context, wh *computev1.ServerlessWarehous
 		hash = templateHash(tmpl, size.Workers)
 	}
 	p := planClusters(planInput{Clusters: clusters, Desired: desired, Hash: hash, Now: r.Clock.Now(), DrainGrace: r.Config.Warehouses.DrainGracePeriod.Duration})
+	if len(p.Delete)+len(p.Drain)+len(p.Restore) > 0 || p.Create > 0 {
+		log.FromContext(ctx).V(1).Info("cluster plan", "clusters", clusters, "desired", desired, "plan", p)
+	}
 
 	if p.Create > 0 && region != nil {
 		// A warehouse below its minimum starts with all of it or waits: two warehouses half

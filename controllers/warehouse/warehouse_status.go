@@ -31,7 +31,6 @@ const (
 	ReasonScaling             = "Scaling"
 	ReasonQuotaExceeded       = "QuotaExceeded"
 	ReasonRequirementsNotMet  = "ServerlessRequirementsNotMet"
-	ReasonNotInWorkspace      = "NotInWorkspace"
 	ReasonWaitingForWorkspace = "WaitingForWorkspace"
 	ReasonMetricsUnavailable  = "MetricsUnavailable"
 	ReasonMetricsAvailable    = "MetricsAvailable"

@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -27,7 +26,6 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
-	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers"
 )
 
@@ -169,8 +167,7 @@ func (e *Env) Stop() error {
 // NewScheme returns a scheme with the built-in kinds and the operator's.
 func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(computev1.AddToScheme(s))
+	utilruntime.Must(controllers.AddToScheme(s))
 	return s
 }
 
@@ -204,4 +201,25 @@ func BinaryAssets(root string) (string, error) {
 		return "", fmt.Errorf("hack/kubebins/build.sh: %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// GatewayAPICRDs are the Gateway API CRDs the model endpoint controller uses, from the
+// sigs.k8s.io/gateway-api module the operator builds with.
+func GatewayAPICRDs() ([]string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("locating the gateway-api module: %w", err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd", "standard")
+	var files []string
+	for _, kind := range []string{"gatewayclasses", "gateways", "httproutes", "referencegrants", "backendtlspolicies"} {
+		files = append(files, filepath.Join(dir, "gateway.networking.k8s.io_"+kind+".yaml"))
+	}
+	return files, nil
 }

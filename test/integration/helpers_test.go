@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -127,3 +128,5 @@ func update[T client.Object](obj T, mutate func(T)) error {
 	}).Should(BeTrue())
 	return err
 }
+
+func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s) }

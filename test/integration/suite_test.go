@@ -44,7 +44,6 @@ var _ = BeforeSuite(func() {
 	SetDefaultEventuallyPollingInterval(framework.Interval)
 	SetDefaultConsistentlyDuration(framework.Short)
 	SetDefaultConsistentlyPollingInterval(framework.Interval)
-	var err error
 	cfg := configv1.Default()
 	cfg.Autoscaling.SyncPeriod.Duration = syncPeriod
 	// Regions with small serverless quotas, each for one spec: 24 DBU/h is two Small clusters.
@@ -52,8 +51,11 @@ var _ = BeforeSuite(func() {
 		cfg.Regions = append(cfg.Regions, configv1.Region{Name: r, Serverless: true, ServerlessQuotaDBU: 24,
 			StableEgressCIDRs: []string{"198.51.100.96/28"}})
 	}
+	gatewayCRDs, err := framework.GatewayAPICRDs()
+	Expect(err).NotTo(HaveOccurred())
 	env, err = framework.Start(framework.Options{
 		Config:    cfg,
+		ExtraCRDs: gatewayCRDs,
 		Customize: func(o *controllers.Options) { o.Metrics = load },
 	})
 	Expect(err).NotTo(HaveOccurred())

@@ -19,6 +19,7 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers/warehouse"
 	"github.com/serverlessplane/operator/controllers/workspace"
+	"github.com/serverlessplane/operator/internal/workspaceref"
 	"github.com/serverlessplane/operator/pkg/metrics"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
@@ -120,7 +121,7 @@ var _ = Describe("ServerlessWarehouse", func() {
 		Expect(k8s.Create(ctx, ns)).To(Succeed())
 		wh := b.Warehouse(ns.Name, "stray").Obj()
 		Expect(k8s.Create(ctx, wh)).To(Succeed())
-		c := expectCondition(wh, computev1.ConditionStalled, metav1.ConditionTrue, warehouse.ReasonNotInWorkspace)
+		c := expectCondition(wh, computev1.ConditionStalled, metav1.ConditionTrue, workspaceref.ReasonNotInWorkspace)
 		Expect(c.Message).To(ContainSubstring("workspace namespace"))
 		expectKStatus(wh, status.FailedStatus)
 		Consistently(func(g Gomega) []appsv1.Deployment { return clustersOf(g, wh) }).Should(BeEmpty())
@@ -216,10 +217,26 @@ var _ = Describe("ServerlessWarehouse", func() {
 			g.Expect(wh.Status.DesiredClusters).To(BeEquivalentTo(5))
 		}, 3*syncPeriod).Should(Succeed())
 		advance(5 * time.Minute)
+		By("the idle clusters go at once; the one with queries drains, out of the Service, until they finish")
+		Eventually(func(g Gomega) {
+			remaining := map[string]appsv1.Deployment{}
+			for _, d := range clustersOf(g, wh) {
+				remaining[d.Labels[computev1.LabelCluster]] = d
+			}
+			g.Expect(remaining).To(HaveLen(2))
+			g.Expect(remaining).To(HaveKey(ids[0]), "the busiest cluster stays")
+			g.Expect(remaining[ids[0]].Annotations).NotTo(HaveKey(warehouse.AnnotationDrainingSince))
+			g.Expect(remaining).To(HaveKey(ids[1]))
+			g.Expect(remaining[ids[1]].Annotations).To(HaveKey(warehouse.AnnotationDrainingSince))
+		}).Should(Succeed())
 		expectState(wh, computev1.WarehouseRunning, 1)
-		remaining := clustersOf(Default, wh)
-		Expect(remaining).To(HaveLen(1))
-		Expect(remaining[0].Labels[computev1.LabelCluster]).To(Equal(ids[0]), "the busiest cluster stays")
+		perCluster[ids[1]] = metrics.QueryLoad{}
+		load.SetWarehouse(ns, "etl", metrics.WarehouseLoad{Clusters: perCluster})
+		Eventually(func(g Gomega) {
+			remaining := clustersOf(g, wh)
+			g.Expect(remaining).To(HaveLen(1))
+			g.Expect(remaining[0].Labels[computev1.LabelCluster]).To(Equal(ids[0]))
+		}).Should(Succeed())
 	})
 
 	It("holds the count and says so when the load cannot be read", func(ctx SpecContext) {
@@ -251,7 +268,9 @@ var _ = Describe("ServerlessWarehouse", func() {
 		}
 
 		mark := env.Writes.Len()
-		Expect(update(wh, func(w *computev1.ServerlessWarehouse) { w.Spec.Engine = &computev1.WarehouseEngine{Image: "example.com/sql-engine:2"} })).To(Succeed())
+		Expect(update(wh, func(w *computev1.ServerlessWarehouse) {
+			w.Spec.Engine = &computev1.WarehouseEngine{Image: "example.com/sql-engine:2"}
+		})).To(Succeed())
 		Eventually(func(g Gomega) {
 			cs := clustersOf(g, wh)
 			g.Expect(cs).To(HaveLen(2))

@@ -1,0 +1,190 @@
+package modelendpoint
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/pkg/naming"
+	"github.com/serverlessplane/operator/pkg/netpolicy"
+	"github.com/serverlessplane/operator/pkg/podsecurity"
+)
+
+// Paths and names inside model server pods.
+const (
+	ContainerName = "server"
+	certVolume    = "tls"
+	certDir       = "/etc/serverlessplane/tls"
+	// ServicePort is the port of an entity's Service: HTTPS.
+	ServicePort = 443
+	// AnnotationModel records the served model version on the pods.
+	AnnotationModel = "compute.serverlessplane.io/model"
+	// AnnotationConfigHash records on an entity's Deployment the hash of the config it runs.
+	AnnotationConfigHash = "compute.serverlessplane.io/config-hash"
+)
+
+// configHash is a short, stable hash of an entity's pod template.
+func configHash(t corev1.PodTemplateSpec) string {
+	data, _ := json.Marshal(t)
+	h := fnv.New64a()
+	_, _ = h.Write(data)
+	return fmt.Sprintf("%016x", h.Sum64())[:10]
+}
+
+// bounds are the replica bounds of an entity: its workload size's concurrency range over the
+// per-replica concurrency, with 0 as the floor when it may scale to zero.
+type bounds struct {
+	Min, Max int32
+}
+
+func replicaBounds(e *computev1.ServedEntity, cfg *configv1.OperatorConfig) bounds {
+	size, ok := cfg.WorkloadSize(string(e.WorkloadSize))
+	if !ok {
+		return bounds{Min: 1, Max: 1}
+	}
+	per := float64(cfg.ModelServing.ConcurrencyPerReplica)
+	b := bounds{
+		Min: int32(math.Ceil(float64(size.MinConcurrency) / per)),
+		Max: max(1, int32(math.Ceil(float64(size.MaxConcurrency)/per))),
+	}
+	if e.ScaleToZero != computev1.ScaleToZeroEnabled {
+		b.Min = max(b.Min, 1)
+	}
+	return b
+}
+
+// entityDeployment serves one entity: its replicas roll one at a time with a surge and never
+// below the current count (maxUnavailable 0), so a change never drops capacity, and a rollout
+// that does not progress within the deadline leaves the previous pods serving.
+func entityDeployment(ep *computev1.ModelEndpoint, e *computev1.ServedEntity, cfg *configv1.OperatorConfig, replicas int32) (*appsv1.Deployment, error) {
+	wt, ok := cfg.WorkloadType(string(e.WorkloadType))
+	if !ok {
+		return nil, fmt.Errorf("workload type %q is missing from the operator configuration", e.WorkloadType)
+	}
+	image := e.Image
+	if image == "" {
+		image = cfg.ModelServing.Image
+	}
+	res := *wt.Resources.DeepCopy()
+	if wt.GPUs > 0 {
+		if res.Limits == nil {
+			res.Limits = corev1.ResourceList{}
+		}
+		if res.Requests == nil {
+			res.Requests = corev1.ResourceList{}
+		}
+		gpus := *resource.NewQuantity(int64(wt.GPUs), resource.DecimalSI)
+		res.Limits[wt.GPUResourceName], res.Requests[wt.GPUResourceName] = gpus, gpus
+	}
+	port, metricsPort := cfg.ModelServing.Port, cfg.ModelServing.MetricsPort
+	env := []corev1.EnvVar{
+		{Name: "SERVERLESSPLANE_ENDPOINT", Value: ep.Name},
+		{Name: "SERVERLESSPLANE_SERVED_ENTITY", Value: e.Name},
+		{Name: "MODEL_NAME", Value: e.Model.Name},
+		{Name: "MODEL_VERSION", Value: e.Model.Version},
+		{Name: "PORT", Value: strconv.Itoa(int(port))},
+		{Name: "METRICS_PORT", Value: strconv.Itoa(int(metricsPort))},
+		{Name: "TLS_CERT_FILE", Value: certDir + "/tls.crt"},
+		{Name: "TLS_KEY_FILE", Value: certDir + "/tls.key"},
+		// Clients must present a certificate of the operator CA: the control-plane gateway's.
+		{Name: "TLS_CLIENT_CA_FILE", Value: certDir + "/ca.crt"},
+	}
+	env = append(env, e.Env...)
+	selector := map[string]string{computev1.LabelEndpoint: ep.Name, computev1.LabelServedEntity: e.Name}
+	podLabels := map[string]string{
+		computev1.LabelEndpoint: ep.Name, computev1.LabelServedEntity: e.Name,
+		computev1.LabelWorkspace: ep.Namespace, computev1.LabelManagedBy: computev1.ManagedByValue,
+	}
+	name := naming.ServedEntity(ep.Name, e.Name)
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ep.Namespace, Labels: map[string]string{
+			computev1.LabelEndpoint: ep.Name, computev1.LabelServedEntity: e.Name, computev1.LabelWorkspace: ep.Namespace,
+		}},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: selector},
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromInt32(1)),
+				},
+			},
+			ProgressDeadlineSeconds: ptr.To(int32(cfg.ModelServing.ProgressDeadline.Seconds())),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      podLabels,
+					Annotations: map[string]string{AnnotationModel: e.Model.Name + "/" + e.Model.Version},
+				},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           naming.WorkloadServiceAccount,
+					AutomountServiceAccountToken: ptr.To(false),
+					EnableServiceLinks:           ptr.To(false),
+					SecurityContext:              podsecurity.Pod(),
+					Tolerations:                  wt.Tolerations,
+					NodeSelector:                 wt.NodeSelector,
+					Containers: []corev1.Container{{
+						Name: ContainerName, Image: image, Env: env, Resources: res,
+						Ports: []corev1.ContainerPort{
+							{Name: netpolicy.PortHTTPS, ContainerPort: port, Protocol: corev1.ProtocolTCP},
+							{Name: netpolicy.PortMetrics, ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
+						},
+						SecurityContext: podsecurity.Container(),
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(netpolicy.PortHTTPS)}},
+							PeriodSeconds: 5,
+						},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: certVolume, MountPath: certDir, ReadOnly: true},
+							{Name: "tmp", MountPath: "/tmp"},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						// The kubelet refreshes a mounted Secret in place: renewing the certificate
+						// restarts nothing.
+						{Name: certVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+							SecretName: naming.ServingCertificate(ep.Name), DefaultMode: ptr.To[int32](0o440),
+						}}},
+						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					},
+				},
+			},
+		},
+	}
+	d.Annotations = map[string]string{AnnotationConfigHash: configHash(d.Spec.Template)}
+	return d, nil
+}
+
+// entityService fronts an entity's ready pods on HTTPS.
+func entityService(ep *computev1.ModelEndpoint, entity string) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: naming.ServedEntity(ep.Name, entity), Namespace: ep.Namespace, Labels: map[string]string{
+			computev1.LabelEndpoint: ep.Name, computev1.LabelServedEntity: entity, computev1.LabelWorkspace: ep.Namespace,
+		}},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: map[string]string{computev1.LabelEndpoint: ep.Name, computev1.LabelServedEntity: entity},
+			Ports: []corev1.ServicePort{{
+				Name: netpolicy.PortHTTPS, Port: ServicePort, TargetPort: intstr.FromString(netpolicy.PortHTTPS), Protocol: corev1.ProtocolTCP,
+			}},
+		},
+	}
+}
+
+// serviceDNSNames are the names an entity's Service answers to, for its certificate.
+func serviceDNSNames(namespace, service string) []string {
+	return []string{
+		service, service + "." + namespace, service + "." + namespace + ".svc",
+		service + "." + namespace + ".svc.cluster.local",
+	}
+}

@@ -1,0 +1,424 @@
+// Package modelendpoint reconciles ModelEndpoints: a Deployment and a Service per served
+// entity, serving TLS with a certificate of the operator CA, a weighted route on the
+// control-plane gateway, autoscaling down to zero where allowed, and config changes that never
+// drop serving capacity.
+package modelendpoint
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/apply"
+	"github.com/serverlessplane/operator/internal/scalestate"
+	"github.com/serverlessplane/operator/internal/transitions"
+	"github.com/serverlessplane/operator/internal/workspaceref"
+	"github.com/serverlessplane/operator/pkg/autoscaler"
+	"github.com/serverlessplane/operator/pkg/certs"
+	"github.com/serverlessplane/operator/pkg/metrics"
+	"github.com/serverlessplane/operator/pkg/naming"
+)
+
+// zeroPoll is how often an entity scaled to zero looks for requests, so that the first one
+// brings a replica back at once rather than at the next autoscaling tick.
+const zeroPoll = 2 * time.Second
+
+// Reconciler reconciles ModelEndpoints.
+type Reconciler struct {
+	Client    client.Client
+	Config    *configv1.OperatorConfig
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+	Metrics   metrics.Source
+	Authority *Authority
+
+	applier *apply.Applier
+	// gatewayAPI is whether the Gateway API was installed when the operator started.
+	gatewayAPI bool
+	states     scalestate.Store
+}
+
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=modelendpoints,verbs=get;list;watch
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=modelendpoints/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=compute.serverlessplane.io,resources=workspaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes;backendtlspolicies,verbs=get;list;watch;create;patch;delete
+
+// Reconcile brings one endpoint to its spec and its load.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
+	ep := &computev1.ModelEndpoint{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ep); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.states.Forget(req.String() + "/")
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ep.DeletionTimestamp.IsZero() {
+		// Everything the endpoint has is owned by it: garbage collection removes it.
+		r.states.Forget(req.String() + "/")
+		return ctrl.Result{}, nil
+	}
+	before := ep.DeepCopy()
+	obs, renewAt, err := r.reconcile(ctx, ep)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	ep.Status = computeStatus(ep, obs, r.Clock.Now())
+	if _, err := apply.PatchStatus(ctx, r.Client, before, ep); err != nil {
+		return ctrl.Result{}, err
+	}
+	transitions.Record(r.Recorder, ep, before.Status.Conditions, ep.Status.Conditions)
+	r.recordScaling(before, ep)
+	return r.requeue(obs, renewAt), nil
+}
+
+// reconcile runs the named steps of a pass and returns what it observed, and when the serving
+// certificate is due for renewal.
+func (r *Reconciler) reconcile(ctx context.Context, ep *computev1.ModelEndpoint) (observation, time.Time, error) {
+	obs := observation{entities: map[string]entityView{}, weighted: r.gatewayAPI}
+	ref, err := workspaceref.Resolve(ctx, r.Client, r.Config, ep.Namespace)
+	if err != nil {
+		return obs, time.Time{}, err
+	}
+	if ref.Stalled != "" || ref.Waiting != "" {
+		obs.stalledMessage, obs.waiting = ref.Stalled, ref.Waiting
+		if ref.Stalled != "" {
+			obs.stalledReason = workspaceref.ReasonNotInWorkspace
+		}
+		return obs, time.Time{}, nil
+	}
+	renewAt, err := r.ensureCertificate(ctx, ep)
+	if err != nil {
+		return obs, renewAt, err
+	}
+	live, err := r.deployments(ctx, ep)
+	if err != nil {
+		return obs, renewAt, err
+	}
+	if err := r.applyEntities(ctx, ep, live, &obs); err != nil {
+		return obs, renewAt, err
+	}
+	var active []computev1.TrafficRoute
+	if ep.Status.ActiveTraffic != nil {
+		active = ep.Status.ActiveTraffic.Routes
+	}
+	inputs := map[string]entityObs{}
+	for name, v := range obs.entities {
+		inputs[name] = v.obs
+	}
+	obs.rollout = decideRollout(desiredRoutes(ep), active, inputs)
+	if err := r.route(ctx, ep, &obs); err != nil {
+		return obs, renewAt, err
+	}
+	return obs, renewAt, r.removeEntities(ctx, ep, live, obs.rollout.Remove)
+}
+
+// ensureCertificate keeps the endpoint's serving certificate (for every entity Service's DNS
+// names) and the CA bundle current in its namespace, and returns when renewal is due.
+func (r *Reconciler) ensureCertificate(ctx context.Context, ep *computev1.ModelEndpoint) (time.Time, error) {
+	ca, err := r.Authority.Ensure(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var names []string
+	for _, e := range ep.Spec.ServedEntities {
+		names = append(names, serviceDNSNames(ep.Namespace, naming.ServedEntity(ep.Name, e.Name))...)
+	}
+	bundle := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: caBundleName(ep), Namespace: ep.Namespace, Labels: map[string]string{computev1.LabelEndpoint: ep.Name}},
+		Data:       map[string]string{"ca.crt": string(ca.Cert)},
+	}
+	if err := r.applyOwned(ctx, ep, bundle); err != nil {
+		return time.Time{}, err
+	}
+	secret := &corev1.Secret{}
+	name := naming.ServingCertificate(ep.Name)
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ep.Namespace, Name: name}, secret); client.IgnoreNotFound(err) != nil {
+		return time.Time{}, err
+	}
+	now, renewBefore := r.Clock.Now(), r.Config.Certificates.RenewBefore.Duration
+	current := secret.Data[corev1.TLSCertKey]
+	if renew, why := certs.Renewal(current, ca.Cert, names, now, renewBefore); renew {
+		pair, err := certs.Issue(ca, certs.Serving, ep.Name+"."+ep.Namespace, names, now, r.Config.Certificates.ServingValidity.Duration)
+		if err != nil {
+			return time.Time{}, err
+		}
+		s := tlsSecret(ep.Namespace, name, pair, ca)
+		s.Labels = map[string]string{computev1.LabelEndpoint: ep.Name}
+		if err := r.applyOwned(ctx, ep, s); err != nil {
+			return time.Time{}, err
+		}
+		if len(current) > 0 {
+			r.Recorder.Eventf(ep, nil, corev1.EventTypeNormal, "CertificateRenewed", "Renew", "renewed the serving certificate: %s", why)
+		}
+		current = pair.Cert
+	}
+	cert, err := certs.ParseCert(current)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return cert.NotAfter.Add(-renewBefore), nil
+}
+
+// applyEntities autoscales each served entity and applies its Deployment and Service.
+func (r *Reconciler) applyEntities(ctx context.Context, ep *computev1.ModelEndpoint, live map[string]*appsv1.Deployment, obs *observation) error {
+	now := r.Clock.Now()
+	for i := range ep.Spec.ServedEntities {
+		e := &ep.Spec.ServedEntities[i]
+		b := replicaBounds(e, r.Config)
+		p := r.policy(e, b)
+		st := r.states.Get(stateKey(ep, e.Name), func() *autoscaler.State { return &autoscaler.State{LastActive: now} })
+		view := entityView{}
+		inFlight, err := r.Metrics.InFlight(ctx, r.target(ctx, ep, e.Name))
+		if err == nil {
+			st.Observe(p, autoscaler.Sample{Time: now, Load: inFlight})
+			view.inFlight = &inFlight
+		}
+		view.err = err
+		var current int32
+		if d := live[e.Name]; d != nil && d.Spec.Replicas != nil {
+			current = *d.Spec.Replicas
+		}
+		d := autoscaler.Decide(p, st, autoscaler.Input{Now: now, Current: current, Cap: -1})
+		st.Record(now, current, d.Desired)
+		view.decision = &d
+
+		dep, err := entityDeployment(ep, e, r.Config, d.Desired)
+		if err != nil {
+			return err
+		}
+		if err := r.applyOwned(ctx, ep, dep); err != nil {
+			return err
+		}
+		if err := r.applyOwned(ctx, ep, entityService(ep, e.Name)); err != nil {
+			return err
+		}
+		view.obs = observeEntity(e.Name, live[e.Name], dep.Annotations[AnnotationConfigHash])
+		view.obs.InSpec, view.obs.ScaleToZero = true, e.ScaleToZero == computev1.ScaleToZeroEnabled
+		if view.obs.Exists {
+			view.obs.Desired = d.Desired
+		}
+		obs.entities[e.Name] = view
+		obs.order = append(obs.order, e.Name)
+	}
+	var removed []string
+	for name, d := range live {
+		if _, ok := obs.entities[name]; !ok {
+			o := observeEntity(name, d, "")
+			obs.entities[name] = entityView{obs: o}
+			removed = append(removed, name)
+		}
+	}
+	slices.Sort(removed)
+	obs.order = append(obs.order, removed...)
+	return nil
+}
+
+// route applies the weighted HTTPRoute and the BackendTLSPolicies when the Gateway API is
+// installed, and sets the endpoint's URL.
+func (r *Reconciler) route(ctx context.Context, ep *computev1.ModelEndpoint, obs *observation) error {
+	if !r.gatewayAPI {
+		obs.url = directURL(ep, obs.rollout.Active)
+		return nil
+	}
+	obs.url = endpointURL(ep, r.Config)
+	if len(obs.rollout.Active) > 0 {
+		if err := r.applyOwned(ctx, ep, httpRoute(ep, obs.rollout.Active, r.Config)); err != nil {
+			return err
+		}
+	}
+	for _, name := range obs.order {
+		if slices.Contains(obs.rollout.Remove, name) {
+			continue
+		}
+		if err := r.applyOwned(ctx, ep, backendTLSPolicy(ep, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeEntities deletes the objects of entities that left the spec and the route.
+func (r *Reconciler) removeEntities(ctx context.Context, ep *computev1.ModelEndpoint, live map[string]*appsv1.Deployment, names []string) error {
+	for _, name := range names {
+		objs := []client.Object{live[name], &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ep.Namespace, Name: naming.ServedEntity(ep.Name, name)}}}
+		if r.gatewayAPI {
+			objs = append(objs, &gatewayv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ep.Namespace, Name: naming.ServedEntity(ep.Name, name)}})
+		}
+		for _, o := range objs {
+			if err := r.Client.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+		}
+		r.Recorder.Eventf(ep, nil, corev1.EventTypeNormal, "ServedEntityRemoved", "Route", "removed served entity %s: no traffic routes to it", name)
+	}
+	return nil
+}
+
+func (r *Reconciler) applyOwned(ctx context.Context, ep *computev1.ModelEndpoint, obj client.Object) error {
+	if err := controllerutil.SetControllerReference(ep, obj, r.Client.Scheme()); err != nil {
+		return err
+	}
+	_, err := r.applier.Apply(ctx, obj)
+	return err
+}
+
+// deployments lists the endpoint's Deployments by served entity.
+func (r *Reconciler) deployments(ctx context.Context, ep *computev1.ModelEndpoint) (map[string]*appsv1.Deployment, error) {
+	list := &appsv1.DeploymentList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(ep.Namespace), client.MatchingLabels{computev1.LabelEndpoint: ep.Name}); err != nil {
+		return nil, err
+	}
+	out := map[string]*appsv1.Deployment{}
+	for i := range list.Items {
+		d := &list.Items[i]
+		if metav1.IsControlledBy(d, ep) && d.DeletionTimestamp.IsZero() {
+			out[d.Labels[computev1.LabelServedEntity]] = d
+		}
+	}
+	return out, nil
+}
+
+// target is what the metrics source reads: the entity's ready pods.
+func (r *Reconciler) target(ctx context.Context, ep *computev1.ModelEndpoint, entity string) metrics.Target {
+	t := metrics.Target{Namespace: ep.Namespace, Name: ep.Name, Entity: entity}
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.InNamespace(ep.Namespace),
+		client.MatchingLabels{computev1.LabelEndpoint: ep.Name, computev1.LabelServedEntity: entity}); err != nil {
+		return t
+	}
+	for _, p := range pods.Items {
+		if p.Status.PodIP != "" && p.DeletionTimestamp.IsZero() && podReady(&p) {
+			t.Pods = append(t.Pods, metrics.Pod{Name: p.Name, IP: p.Status.PodIP})
+		}
+	}
+	return t
+}
+
+// policy is a served entity's autoscaling policy: replicas scale on in-flight requests against
+// the per-replica concurrency, within the workload size's bounds.
+func (r *Reconciler) policy(e *computev1.ServedEntity, b bounds) autoscaler.Policy {
+	a := r.Config.Autoscaling
+	return autoscaler.Policy{
+		Min: b.Min, Max: b.Max,
+		TargetPerReplica: float64(r.Config.ModelServing.ConcurrencyPerReplica), TargetUtilization: a.TargetUtilization,
+		Tolerance: a.Tolerance, StableWindow: a.StableWindow.Duration,
+		PanicWindow:    time.Duration(float64(a.StableWindow.Duration) * a.PanicWindowPercent / 100),
+		PanicThreshold: a.PanicThresholdPercent / 100,
+		ScaleUpPercent: a.ScaleUpLimitPercent, ScaleUpReplicas: a.ScaleUpLimitReplicas, ScaleUpPeriod: a.ScaleUpPeriod.Duration,
+		ScaleDownStabilization: a.ScaleDownStabilization.Duration,
+		ScaleToZero:            e.ScaleToZero == computev1.ScaleToZeroEnabled, IdleGrace: a.ScaleToZeroGracePeriod.Duration,
+	}
+}
+
+// requeue is the autoscaling tick (faster for entities at zero), or the certificate renewal,
+// whichever comes first.
+func (r *Reconciler) requeue(obs observation, renewAt time.Time) ctrl.Result {
+	if obs.stalledReason != "" || obs.waiting != "" {
+		return ctrl.Result{}
+	}
+	after := r.Config.Autoscaling.SyncPeriod.Duration
+	if _, disabled := r.Metrics.(metrics.None); disabled {
+		after = time.Hour
+	}
+	for _, v := range obs.entities {
+		if v.obs.ScaleToZero && v.obs.Desired == 0 && after > zeroPoll {
+			after = zeroPoll
+		}
+	}
+	if !renewAt.IsZero() {
+		if until := renewAt.Sub(r.Clock.Now()); until < after {
+			after = max(until, time.Second)
+		}
+	}
+	return ctrl.Result{RequeueAfter: after}
+}
+
+func (r *Reconciler) recordScaling(before, ep *computev1.ModelEndpoint) {
+	for _, es := range ep.Status.ServedEntities {
+		old := previousEntity(before, es.Name)
+		if old != nil && old.DesiredReplicas != es.DesiredReplicas && es.Autoscaling != nil {
+			r.Recorder.Eventf(ep, nil, corev1.EventTypeNormal, "Autoscaled", "Scale", "served entity %s: desired replicas %d -> %d: %s",
+				es.Name, old.DesiredReplicas, es.DesiredReplicas, es.Autoscaling.Reason)
+		}
+	}
+	if before.Status.State.ConfigUpdate != ep.Status.State.ConfigUpdate && ep.Status.State.ConfigUpdate == computev1.ConfigNotUpdating &&
+		before.Status.State.ConfigUpdate != "" {
+		r.Recorder.Eventf(ep, nil, corev1.EventTypeNormal, "ConfigUpdated", "Rollout", "config update rolled out")
+	}
+}
+
+// SetupWithManager registers the reconciler: it watches endpoints, what they own, and the
+// workspaces they run in. Routes are watched when the Gateway API is installed at start.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.applier = apply.New(r.Client)
+	r.gatewayAPI = gatewayAPIInstalled(mgr.GetRESTMapper())
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&computev1.ModelEndpoint{}).
+		Named("modelendpoint").
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ConfigMap{}).
+		Watches(&computev1.Workspace{}, handler.EnqueueRequestsFromMapFunc(r.endpointsOfWorkspace))
+	if r.gatewayAPI {
+		b = b.Owns(&gatewayv1.HTTPRoute{}).Owns(&gatewayv1.BackendTLSPolicy{})
+	}
+	return b.Complete(r)
+}
+
+func (r *Reconciler) endpointsOfWorkspace(ctx context.Context, obj client.Object) []reconcile.Request {
+	list := &computev1.ModelEndpointList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(obj.GetName())); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
+}
+
+// directURL is the URL of the entity with the largest share when there is no gateway.
+func directURL(ep *computev1.ModelEndpoint, active []computev1.TrafficRoute) string {
+	best := computev1.TrafficRoute{Percent: -1}
+	for _, r := range active {
+		if r.Percent > best.Percent {
+			best = r
+		}
+	}
+	if best.ServedEntity == "" {
+		return ""
+	}
+	return "https://" + naming.ServedEntity(ep.Name, best.ServedEntity) + "." + ep.Namespace + ".svc"
+}
+
+func stateKey(ep *computev1.ModelEndpoint, entity string) string {
+	return client.ObjectKeyFromObject(ep).String() + "/" + entity
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

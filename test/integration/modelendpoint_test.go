@@ -1,0 +1,246 @@
+package integration
+
+import (
+	"crypto/x509"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/controllers/modelendpoint"
+	"github.com/serverlessplane/operator/pkg/certs"
+	"github.com/serverlessplane/operator/pkg/naming"
+	b "github.com/serverlessplane/operator/test/builders"
+	"github.com/serverlessplane/operator/test/framework"
+)
+
+// weights reads an endpoint's HTTPRoute weights by served entity.
+func weights(g Gomega, ep *computev1.ModelEndpoint) map[string]int32 {
+	route := &gatewayv1.HTTPRoute{}
+	g.Expect(k8s.Get(bg(), client.ObjectKeyFromObject(ep), route)).To(Succeed())
+	g.Expect(route.Spec.Rules).To(HaveLen(1))
+	out := map[string]int32{}
+	for _, ref := range route.Spec.Rules[0].BackendRefs {
+		out[string(ref.Name)] = *ref.Weight
+	}
+	return out
+}
+
+// expectEndpoint waits until the endpoint's summary state is as given.
+func expectEndpoint(ep *computev1.ModelEndpoint, ready computev1.EndpointReadiness, update computev1.ConfigUpdateState) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		g.Expect(k8s.Get(bg(), client.ObjectKeyFromObject(ep), ep)).To(Succeed())
+		g.Expect(ep.Status.State).To(Equal(computev1.EndpointState{Ready: ready, ConfigUpdate: update}), "status: %+v", ep.Status)
+	}).Should(Succeed())
+}
+
+func deploymentOf(g Gomega, ep *computev1.ModelEndpoint, entity string) *appsv1.Deployment {
+	d := &appsv1.Deployment{}
+	g.Expect(k8s.Get(bg(), client.ObjectKey{Namespace: ep.Namespace, Name: naming.ServedEntity(ep.Name, entity)}, d)).To(Succeed())
+	return d
+}
+
+var _ = Describe("ModelEndpoint", func() {
+	It("runs a Deployment and a Service per served entity, sized by workload size and type", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("serve")).Obj())
+		ep := b.Endpoint(ns, "churn").
+			Entity("champion", "main.default.churn", "3").Size(computev1.WorkloadMedium).
+			Entity("challenger", "main.default.churn", "4").Type(computev1.WorkloadGPUSmall).
+			Route("champion", 80).Route("challenger", 20).
+			RateLimit(computev1.RateLimitEndpoint, 600).Obj()
+		for _, e := range ep.Spec.ServedEntities {
+			load.SetInFlight(ns, "churn", e.Name, 1)
+		}
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
+		expectCondition(ep, computev1.ConditionReady, metav1.ConditionTrue, modelendpoint.ReasonReady)
+		expectKStatus(ep, status.CurrentStatus)
+		Expect(ep.Status.URL).To(Equal("https://serving.serverlessplane.local/serving-endpoints/" + ns + "/churn/invocations"))
+		Expect(ep.Status.ServedEntities).To(HaveLen(2))
+
+		champion := deploymentOf(Default, ep, "champion")
+		expectControlledBy(champion, ep)
+		Expect(champion.Spec.Replicas).To(HaveValue(BeEquivalentTo(2)), "Medium serves 8-16 at 4 per replica: at least 2")
+		Expect(champion.Spec.Strategy.RollingUpdate.MaxUnavailable).To(HaveValue(Equal(intstr.FromInt32(0))))
+		c := champion.Spec.Template.Spec.Containers[0]
+		Expect(c.Env).To(ContainElements(corev1.EnvVar{Name: "MODEL_NAME", Value: "main.default.churn"}, corev1.EnvVar{Name: "MODEL_VERSION", Value: "3"}))
+		Expect(champion.Spec.Template.Spec.Volumes).To(ContainElement(HaveField("Secret.SecretName", naming.ServingCertificate("churn"))))
+
+		challenger := deploymentOf(Default, ep, "challenger").Spec.Template.Spec
+		Expect(challenger.Containers[0].Resources.Limits).To(HaveKeyWithValue(corev1.ResourceName("nvidia.com/gpu"), resourceQuantity("1")))
+		Expect(challenger.NodeSelector).To(HaveKeyWithValue("serverlessplane.io/gpu", "t4"))
+		Expect(challenger.Tolerations).To(ContainElement(HaveField("Key", "nvidia.com/gpu")))
+
+		svc := &corev1.Service{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "churn-champion"}, svc)).To(Succeed())
+		Expect(svc.Spec.Ports).To(ConsistOf(HaveField("Port", BeEquivalentTo(443))))
+
+		By("a pod of each template passes the namespace's restricted Pod Security admission")
+		for _, e := range []string{"champion", "challenger"} {
+			t := deploymentOf(Default, ep, e).Spec.Template
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "psa-" + e, Labels: t.Labels}, Spec: t.Spec}
+			Expect(k8s.Create(ctx, pod, client.DryRunAll)).To(Succeed())
+		}
+
+		By("the HTTPRoute carries the split and the rate limits, and each Service gets a BackendTLSPolicy")
+		Expect(weights(Default, ep)).To(Equal(map[string]int32{"churn-champion": 80, "churn-challenger": 20}))
+		route := &gatewayv1.HTTPRoute{}
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ep), route)).To(Succeed())
+		Expect(route.Annotations).To(HaveKeyWithValue(modelendpoint.AnnotationRateLimits, "Endpoint=600/Minute"))
+		Expect(route.Spec.ParentRefs[0].Name).To(BeEquivalentTo(env.OperatorConfig.ControlPlane.Gateway.Name))
+		policy := &gatewayv1.BackendTLSPolicy{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "churn-challenger"}, policy)).To(Succeed())
+		Expect(policy.Spec.Validation.Hostname).To(BeEquivalentTo("churn-challenger." + ns + ".svc"))
+		Expect(policy.Spec.Validation.CACertificateRefs[0].Name).To(BeEquivalentTo("churn-ca"))
+
+		By("changing the routes changes the weights")
+		Expect(update(ep, func(e *computev1.ModelEndpoint) {
+			e.Spec.Traffic.Routes = []computev1.TrafficRoute{{ServedEntity: "champion", Percent: 40}, {ServedEntity: "challenger", Percent: 60}}
+		})).To(Succeed())
+		Eventually(func(g Gomega) map[string]int32 { return weights(g, ep) }).Should(Equal(map[string]int32{"churn-champion": 40, "churn-challenger": 60}))
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
+	})
+
+	It("serves TLS with a certificate of the operator CA for its Services' names, renewed before expiry without restarting pods", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("tls")).Obj())
+		ep := b.Endpoint(ns, "fraud").Entity("v1", "main.risk.fraud", "1").Obj()
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
+
+		caSecret := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: env.OperatorConfig.OperatorNamespace, Name: naming.CASecret}, caSecret)).To(Succeed())
+		caCert, err := certs.ParseCert(caSecret.Data[corev1.TLSCertKey])
+		Expect(err).NotTo(HaveOccurred())
+		roots := x509.NewCertPool()
+		roots.AddCert(caCert)
+
+		serving := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.ServingCertificate("fraud")}, serving)).To(Succeed())
+		Expect(serving.Data).To(HaveKey(corev1.TLSPrivateKeyKey))
+		Expect(serving.Data["ca.crt"]).To(Equal(caSecret.Data[corev1.TLSCertKey]))
+		Expect(serving.Data).NotTo(HaveKey("ca.key"), "the CA key never leaves the operator namespace")
+		leaf, err := certs.ParseCert(serving.Data[corev1.TLSCertKey])
+		Expect(err).NotTo(HaveOccurred())
+		for _, name := range []string{"fraud-v1", "fraud-v1." + ns, "fraud-v1." + ns + ".svc", "fraud-v1." + ns + ".svc.cluster.local"} {
+			_, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: env.Clock.Now()})
+			Expect(err).NotTo(HaveOccurred(), name)
+		}
+		_, err = leaf.Verify(x509.VerifyOptions{DNSName: "fraud-v2." + ns + ".svc", Roots: roots, CurrentTime: env.Clock.Now()})
+		Expect(err).To(HaveOccurred())
+
+		gateway := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: env.OperatorConfig.OperatorNamespace, Name: naming.GatewayClientSecret}, gateway)).To(Succeed())
+		client509, err := certs.ParseCert(gateway.Data[corev1.TLSCertKey])
+		Expect(err).NotTo(HaveOccurred())
+		_, err = client509.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: env.Clock.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		Expect(err).NotTo(HaveOccurred(), "the gateway's client certificate chains to the same CA")
+
+		By("moving past the renewal point renews the certificate, and the pods are not rolled")
+		generation := deploymentOf(Default, ep, "v1").Generation
+		start := env.Clock.Now()
+		DeferCleanup(func() { env.Clock.SetTime(start) })
+		renewAt := leaf.NotAfter.Add(-env.OperatorConfig.Certificates.RenewBefore.Duration)
+		env.Clock.SetTime(renewAt.Add(time.Minute))
+		Expect(update(ep, func(e *computev1.ModelEndpoint) { e.Annotations = map[string]string{"example.com/poke": "1"} })).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(serving), serving)).To(Succeed())
+			renewed, err := certs.ParseCert(serving.Data[corev1.TLSCertKey])
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(renewed.SerialNumber).NotTo(Equal(leaf.SerialNumber))
+			g.Expect(renewed.NotAfter).To(BeTemporally(">", leaf.NotAfter))
+			g.Expect(renewed.NotBefore).To(BeTemporally("<", leaf.NotAfter), "renewed before the old one expired")
+		}).Should(Succeed())
+		Expect(deploymentOf(Default, ep, "v1").Generation).To(Equal(generation), "the Secret volume updates in place")
+	})
+
+	It("keeps the previous config serving and routed when a rollout fails, and removes an entity only once unrouted", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("roll")).Obj())
+		ep := b.Endpoint(ns, "recs").Entity("a", "main.ml.recs", "7").Obj()
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
+		Expect(weights(Default, ep)).To(Equal(map[string]int32{"recs-a": 100}))
+
+		By("a challenger whose pods never become ready fails its rollout")
+		env.Deployments.Hold(func(d *appsv1.Deployment) bool {
+			return d.Namespace == ns && d.Spec.Template.Spec.Containers[0].Image == "example.com/broken:1"
+		})
+		DeferCleanup(func() { env.Deployments.Hold(nil) })
+		Expect(update(ep, func(e *computev1.ModelEndpoint) {
+			e.Spec.ServedEntities = append(e.Spec.ServedEntities, computev1.ServedEntity{
+				Name: "b", Model: computev1.ModelRef{Name: "main.ml.recs", Version: "8"}, Image: "example.com/broken:1",
+				WorkloadSize: computev1.WorkloadSmall, WorkloadType: computev1.WorkloadCPU, ScaleToZero: computev1.ScaleToZeroDisabled,
+			})
+			e.Spec.Traffic = &computev1.TrafficConfig{Routes: []computev1.TrafficRoute{{ServedEntity: "a", Percent: 50}, {ServedEntity: "b", Percent: 50}}}
+		})).To(Succeed())
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigUpdateFailed)
+		c := expectCondition(ep, computev1.ConditionStalled, metav1.ConditionTrue, modelendpoint.ReasonUpdateFailed)
+		Expect(c.Message).To(And(ContainSubstring("b: rollout exceeded its progress deadline"), ContainSubstring("previous config keeps serving")))
+		expectKStatus(ep, status.FailedStatus)
+		Expect(ep.Status.ActiveTraffic.Routes).To(Equal([]computev1.TrafficRoute{{ServedEntity: "a", Percent: 100}}))
+		Consistently(func(g Gomega) map[string]int32 { return weights(g, ep) }).Should(Equal(map[string]int32{"recs-a": 100}))
+
+		By("fixing the challenger rolls it out and routes the split")
+		Expect(update(ep, func(e *computev1.ModelEndpoint) { e.Spec.ServedEntities[1].Image = "" })).To(Succeed())
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
+		expectKStatus(ep, status.CurrentStatus)
+		Eventually(func(g Gomega) map[string]int32 { return weights(g, ep) }).Should(Equal(map[string]int32{"recs-a": 50, "recs-b": 50}))
+
+		By("removing the first entity moves the traffic first, then deletes its objects")
+		mark := env.Writes.Len()
+		Expect(update(ep, func(e *computev1.ModelEndpoint) {
+			e.Spec.ServedEntities = e.Spec.ServedEntities[1:]
+			e.Spec.Traffic = nil
+		})).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "recs-a"}, &appsv1.Deployment{}))
+		}).Should(BeTrue())
+		Expect(weights(Default, ep)).To(Equal(map[string]int32{"recs-b": 100}))
+		var routeUpdated, deleted int
+		for i, w := range env.Writes.Since(mark, func(w framework.Write) bool { return w.Namespace == ns }) {
+			if w.Type == "HTTPRoute" && w.Verb == "apply" && routeUpdated == 0 {
+				routeUpdated = i + 1
+			}
+			if w.Type == "Deployment" && w.Verb == "delete" && w.Name == "recs-a" {
+				deleted = i + 1
+			}
+		}
+		Expect(routeUpdated).To(BeNumerically(">", 0))
+		Expect(deleted).To(BeNumerically(">", routeUpdated), "the route moved before the Deployment went")
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "recs-a"}, &corev1.Service{}))
+		}).Should(BeTrue())
+	})
+
+	It("scales an idle entity to zero and back to one on the first request", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("zero")).Obj())
+		ep := b.Endpoint(ns, "nightly").Entity("only", "main.ml.nightly", "2").ScaleToZero().Obj()
+		load.SetInFlight(ns, "nightly", "only", 0)
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
+		Expect(deploymentOf(Default, ep, "only").Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
+
+		advance(31 * time.Second)
+		Eventually(func(g Gomega) {
+			g.Expect(deploymentOf(g, ep, "only").Spec.Replicas).To(HaveValue(BeEquivalentTo(0)))
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ep), ep)).To(Succeed())
+			g.Expect(ep.Status.ServedEntities[0].State).To(Equal(computev1.EntityScaledToZero))
+		}).Should(Succeed())
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
+
+		load.SetInFlight(ns, "nightly", "only", 1)
+		Eventually(func(g Gomega) {
+			g.Expect(deploymentOf(g, ep, "only").Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ep), ep)).To(Succeed())
+			g.Expect(ep.Status.ServedEntities[0].State).To(Equal(computev1.EntityReady))
+		}).Should(Succeed())
+	})
+})
