@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -15,14 +14,11 @@ import (
 	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	"github.com/serverlessplane/operator/test/loadsim"
 	"github.com/serverlessplane/operator/test/localcluster"
 )
 
@@ -35,14 +31,15 @@ func main() {
 
 func run() error {
 	var (
-		dir, binDir, manager, configPath string
-		existing                         bool
+		dir, binDir, manager, configPath, loadAddr string
+		existing                                   bool
 	)
 	flag.StringVar(&dir, "dir", ".local", "State directory: data, logs and the kubeconfig (wiped at start).")
 	flag.StringVar(&binDir, "bin-dir", "", "Directory of the Kubernetes binaries (hack/kubebins/build.sh prints it).")
 	flag.StringVar(&manager, "manager", "bin/manager", "The operator binary.")
 	flag.StringVar(&configPath, "config", "config/manager/operator-config.yaml", "The OperatorConfig file.")
 	flag.BoolVar(&existing, "existing", false, "Use the cluster of $KUBECONFIG instead of starting one.")
+	flag.StringVar(&loadAddr, "load-simulator", "127.0.0.1:9464", "Address of the load simulator (local cluster only).")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -81,15 +78,32 @@ func run() error {
 		cfg, kubeconfig = cluster.Config, cluster.Kubeconfig
 	}
 
-	if err := localcluster.InstallCRDs(ctx, cfg, "config/crd/bases"); err != nil {
-		return fmt.Errorf("installing CRDs: %w", err)
-	}
 	opCfg, err := configv1.Load(configPath)
 	if err != nil {
 		return err
 	}
-	if err := ensureNamespace(ctx, cfg, opCfg.OperatorNamespace); err != nil {
+	if err := localcluster.InstallOperator(ctx, cfg, ".", opCfg.OperatorNamespace); err != nil {
 		return err
+	}
+	loadHelp := ""
+	if !existing {
+		// Simulated pods export no metrics: the autoscaler reads load from the simulator.
+		sim, err := loadsim.Start(loadAddr)
+		if err != nil {
+			return fmt.Errorf("starting the load simulator: %w", err)
+		}
+		defer sim.Close()
+		generated := filepath.Join(dir, "operator-config.yaml")
+		if _, err := localcluster.WriteOperatorConfig(configPath, generated, sim.URL()); err != nil {
+			return err
+		}
+		configPath = generated
+		loadHelp = fmt.Sprintf(`
+Simulated load (the autoscaler reads it as from Prometheus):
+
+    curl -X PUT %[1]s/load/warehouse/analytics/bi -d '{"running": 4, "queued": 30}'
+    curl -X PUT %[1]s/load/endpoint/ml-platform/churn/champion -d '{"inFlight": 12}'
+`, sim.URL())
 	}
 
 	fmt.Printf(`
@@ -97,12 +111,14 @@ The cluster is ready. In another terminal:
 
     export KUBECONFIG=%s
     kubectl get nodes
-    kubectl apply -k config/samples
+    kubectl apply -k config/samples/workspaces
+    kubectl wait --for=condition=Ready workspaces --all
+    kubectl apply -k config/samples/workloads
     kubectl get serverless -A
-
+%s
 Press Ctrl-C to stop the operator and the cluster.
 
-`, kubeconfig)
+`, kubeconfig, loadHelp)
 
 	op := exec.CommandContext(ctx, manager, "--config="+configPath, "--kubeconfig="+kubeconfig,
 		"--metrics-bind-address=127.0.0.1:8080", "--health-probe-bind-address=127.0.0.1:8081")
@@ -114,17 +130,5 @@ Press Ctrl-C to stop the operator and the cluster.
 		return fmt.Errorf("operator: %w", err)
 	}
 	fmt.Println("\nstopping...")
-	return nil
-}
-
-func ensureNamespace(ctx context.Context, cfg *rest.Config, name string) error {
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return errors.Join(fmt.Errorf("creating namespace %s", name), err)
-	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	"github.com/serverlessplane/operator/test/framework"
+	"github.com/serverlessplane/operator/test/loadsim"
 	"github.com/serverlessplane/operator/test/localcluster"
 )
 
@@ -34,6 +35,8 @@ var (
 	k8s      client.Client
 	operator *exec.Cmd
 	opLog    string
+	// sim is the load the operator's autoscaler reads, through its Prometheus source.
+	sim *loadsim.Server
 )
 
 func TestMain(m *testing.M) {
@@ -73,9 +76,13 @@ func run(m *testing.M) (int, error) {
 	if k8s, err = client.New(cluster.Config, client.Options{Scheme: framework.NewScheme()}); err != nil {
 		return 1, err
 	}
-	if err := localcluster.InstallCRDs(ctx, cluster.Config, filepath.Join(root, "config", "crd", "bases")); err != nil {
+	if err := localcluster.InstallOperator(ctx, cluster.Config, root, configv1.DefaultOperatorNamespace); err != nil {
 		return 1, err
 	}
+	if sim, err = loadsim.Start("127.0.0.1:0"); err != nil {
+		return 1, err
+	}
+	defer sim.Close()
 	stopOperator, err := startOperator(ctx, dir)
 	if err != nil {
 		return 1, err
@@ -91,7 +98,7 @@ func run(m *testing.M) (int, error) {
 }
 
 // startOperator runs the manager binary against the cluster, as `make run` does.
-func startOperator(ctx context.Context, dir string) (func(), error) {
+func startOperator(_ context.Context, dir string) (func(), error) {
 	manager := os.Getenv("MANAGER_BINARY")
 	if manager == "" {
 		manager = filepath.Join(dir, "manager")
@@ -101,9 +108,9 @@ func startOperator(ctx context.Context, dir string) (func(), error) {
 			return nil, fmt.Errorf("building the manager: %v\n%s", err, out)
 		}
 	}
-	cfg := configv1.Default()
-	if out, err := kubectl("create", "namespace", cfg.OperatorNamespace); err != nil {
-		return nil, fmt.Errorf("creating the operator namespace: %v: %s", err, out)
+	configPath := filepath.Join(dir, "operator-config.yaml")
+	if _, err := localcluster.WriteOperatorConfig(filepath.Join(root, "config", "manager", "operator-config.yaml"), configPath, sim.URL()); err != nil {
+		return nil, err
 	}
 	opLog = filepath.Join(dir, "logs", "operator.log")
 	log, err := os.Create(opLog)
@@ -111,7 +118,7 @@ func startOperator(ctx context.Context, dir string) (func(), error) {
 		return nil, err
 	}
 	operator = exec.Command(manager, "--kubeconfig="+cluster.Kubeconfig,
-		"--config="+filepath.Join(root, "config", "manager", "operator-config.yaml"),
+		"--config="+configPath,
 		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0")
 	operator.Stdout, operator.Stderr = log, log
 	operator.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

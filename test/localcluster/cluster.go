@@ -154,6 +154,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		"--kubeconfig=" + c.Kubeconfig, "--config=" + stages,
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=" + kwokNodeAnnotation + "=fake",
 		"--cidr=" + podCIDR, "--node-ip=10.250.0.1", "--server-address=" + kwokAddr,
+		// kwok renews each node's lease, so the node lifecycle controller keeps nodes Ready and
+		// their pods Ready.
+		"--node-lease-duration-seconds=40",
 	}, "http://"+kwokAddr+"/healthz", http.DefaultClient); err != nil {
 		return c, err
 	}
