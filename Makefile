@@ -31,6 +31,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the API reference.
 	$(CONTROLLER_GEN) crd paths=./api/v1alpha1/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=serverlessplane-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac
 	go run ./hack/apidocs config/crd/bases > docs/api.md
+	go run ./hack/configdocs > docs/configuration.md
 
 .PHONY: fmt
 fmt:
@@ -59,13 +60,16 @@ kubebins: ## Build (or reuse) the Kubernetes binaries and print their directory.
 
 ##@ Run
 
+# `make run KUBECONFIG=path` (on the command line) runs against that cluster; a KUBECONFIG in
+# the environment does not, so that `make run` always means the local cluster.
 .PHONY: run
-run: build ## Local simulated cluster plus the operator in the foreground (KUBECONFIG=... to use an existing cluster).
-	@if [[ -n "$${KUBECONFIG:-}" ]]; then \
-		go run ./hack/localcluster --existing --manager $(BIN)/manager; \
-	else \
-		PATH="$(KUBEBINS):$$PATH" go run ./hack/localcluster --manager $(BIN)/manager; \
-	fi
+run: build ## Local simulated cluster plus the operator in the foreground (make run KUBECONFIG=... for an existing cluster).
+	go build -o $(BIN)/localcluster ./hack/localcluster
+ifeq ($(origin KUBECONFIG),command line)
+	KUBECONFIG=$(KUBECONFIG) $(BIN)/localcluster --existing --manager $(BIN)/manager
+else
+	$(BIN)/localcluster --bin-dir "$(KUBEBINS)" --manager $(BIN)/manager
+endif
 
 ##@ Test
 

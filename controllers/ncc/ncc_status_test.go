@@ -1,0 +1,72 @@
+package ncc
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+)
+
+func TestLegacyStableIPsAroundTheDecommissionDate(t *testing.T) {
+	cfg := configv1.Default()
+	region := &cfg.Regions[0]
+	decommission := cfg.DecommissionTime()
+	n := &computev1.NetworkConnectivityConfig{Spec: computev1.NetworkConnectivityConfigSpec{Region: region.Name, UseLegacyStableIPs: true}}
+	tests := []struct {
+		name   string
+		at     time.Time
+		status metav1.ConditionStatus
+		ips    []string
+		says   string
+	}{
+		{"a day before", decommission.Add(-24 * time.Hour), metav1.ConditionTrue, region.LegacyStableIPs, "published until 2026-05-25"},
+		{"the last second", decommission.Add(-time.Second), metav1.ConditionTrue, region.LegacyStableIPs, "published until"},
+		{"the date itself", decommission, metav1.ConditionFalse, nil, "decommissioned on 2026-05-25"},
+		{"a year after", decommission.Add(365 * 24 * time.Hour), metav1.ConditionFalse, nil, region.StableEgressCIDRs[0]},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := computeStatus(n, observation{region: region}, tc.at, decommission)
+			c := meta.FindStatusCondition(st.Conditions, ConditionLegacyStableIPs)
+			if c == nil || c.Status != tc.status || !strings.Contains(c.Message, tc.says) {
+				t.Fatalf("condition %+v, want %s saying %q", c, tc.status, tc.says)
+			}
+			if len(st.LegacyStableIPs) != len(tc.ips) {
+				t.Fatalf("legacy IPs %v, want %v", st.LegacyStableIPs, tc.ips)
+			}
+		})
+	}
+	n.Spec.UseLegacyStableIPs = false
+	st := computeStatus(n, observation{region: region}, decommission.Add(-time.Hour), decommission)
+	if meta.FindStatusCondition(st.Conditions, ConditionLegacyStableIPs) != nil || st.LegacyStableIPs != nil {
+		t.Fatal("an NCC that does not ask for legacy IPs gets none and no condition")
+	}
+}
+
+func TestCheckRule(t *testing.T) {
+	tests := []struct {
+		name     string
+		rule     computev1.PrivateEndpointRule
+		rejected bool
+		cross    bool
+		note     string
+	}{
+		{name: "RDS in region", rule: computev1.PrivateEndpointRule{ResourceType: computev1.ResourceRDS, Addresses: []computev1.IPOrCIDR{"10.0.0.1"}}},
+		{name: "DynamoDB", rule: computev1.PrivateEndpointRule{ResourceType: computev1.ResourceDynamoDB}, rejected: true},
+		{name: "cross-region", rule: computev1.PrivateEndpointRule{ResourceType: computev1.ResourceS3, ResourceRegion: "eu-west-1"}, cross: true, note: "cross-region"},
+		{name: "a range", rule: computev1.PrivateEndpointRule{Name: "lake", ResourceType: computev1.ResourceS3, Addresses: []computev1.IPOrCIDR{"10.0.0.0/24"}}, note: "not behind Service pe-lake"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := checkRule("us-east-1", &tc.rule)
+			if (c.rejected != "") != tc.rejected || c.crossRegion != tc.cross || !strings.Contains(c.note, tc.note) {
+				t.Fatalf("checkRule = %+v", c)
+			}
+		})
+	}
+}

@@ -1,0 +1,122 @@
+package netpolicy
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+)
+
+func workspace() Workspace {
+	cfg := configv1.Default()
+	return Workspace{
+		Name: "ws", Namespace: "ws", Region: &cfg.Regions[0],
+		ControlPlane: cfg.ControlPlane, OperatorNamespace: cfg.OperatorNamespace,
+	}
+}
+
+func byName(ps []*networkingv1.NetworkPolicy) map[string]*networkingv1.NetworkPolicy {
+	m := map[string]*networkingv1.NetworkPolicy{}
+	for _, p := range ps {
+		m[p.Name] = p
+	}
+	return m
+}
+
+func TestCompilePolicySet(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*Workspace)
+		want   []string
+	}{
+		{name: "baseline", want: []string{AllowDNS, DefaultDeny, EgressStorage, IngressModels, IngressWarehouses}},
+		{
+			name:   "an NCC's allowed destinations",
+			modify: func(w *Workspace) { w.AllowedDestinations = []computev1.AllowedDestination{{CIDR: "203.0.113.0/24"}} },
+			want:   []string{AllowDNS, DefaultDeny, EgressAllowed, EgressStorage, IngressModels, IngressWarehouses},
+		},
+		{
+			name: "a peer policy per warehouse and served entity",
+			modify: func(w *Workspace) {
+				w.Warehouses = []string{"bi"}
+				w.Endpoints = []Endpoint{{Name: "churn", Entities: []string{"a", "b"}}}
+			},
+			want: []string{AllowDNS, DefaultDeny, EgressStorage, IngressModels, IngressWarehouses,
+				EntityPeersName("churn", "a"), EntityPeersName("churn", "b"), WarehousePeersName("bi")},
+		},
+		{
+			name:   "a region without storage gateway ranges",
+			modify: func(w *Workspace) { w.Region = &configv1.Region{Name: "x"} },
+			want:   []string{AllowDNS, DefaultDeny, IngressModels, IngressWarehouses},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := workspace()
+			if tc.modify != nil {
+				tc.modify(&w)
+			}
+			var got []string
+			for _, p := range Compile(w) {
+				got = append(got, p.Name)
+				if p.Namespace != "ws" || p.Labels[computev1.LabelWorkspace] != "ws" {
+					t.Errorf("%s: namespace %q labels %v", p.Name, p.Namespace, p.Labels)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Fatalf("policies (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Namespaces are selected by their name label only: nothing a tenant can set.
+func TestNamespaceSelectorsUseTheNameLabelOnly(t *testing.T) {
+	w := workspace()
+	w.Warehouses = []string{"bi"}
+	for _, p := range Compile(w) {
+		var peers []networkingv1.NetworkPolicyPeer
+		for _, r := range p.Spec.Ingress {
+			peers = append(peers, r.From...)
+		}
+		for _, r := range p.Spec.Egress {
+			peers = append(peers, r.To...)
+		}
+		for _, peer := range peers {
+			if peer.NamespaceSelector == nil {
+				continue
+			}
+			if len(peer.NamespaceSelector.MatchExpressions) > 0 || len(peer.NamespaceSelector.MatchLabels) != 1 ||
+				peer.NamespaceSelector.MatchLabels[NamespaceNameLabel] == "" {
+				t.Errorf("%s selects namespaces by %v", p.Name, peer.NamespaceSelector)
+			}
+		}
+	}
+}
+
+func TestPrivateEndpointAllowsExactlyTheRule(t *testing.T) {
+	rule := &computev1.PrivateEndpointRule{
+		Name: "db", Addresses: []computev1.IPOrCIDR{"10.0.0.5", "10.1.0.0/16"},
+		Ports: []computev1.NetworkPort{{Port: 5432}, {Port: 53, Protocol: computev1.ProtocolUDP}},
+	}
+	p := PrivateEndpoint("ws", rule)
+	if p.Name != "sp-pe-db" || len(p.Spec.Egress) != 1 || len(p.Spec.Ingress) != 0 {
+		t.Fatalf("policy %s: %+v", p.Name, p.Spec)
+	}
+	var cidrs, ports []string
+	for _, to := range p.Spec.Egress[0].To {
+		cidrs = append(cidrs, to.IPBlock.CIDR)
+	}
+	for _, port := range p.Spec.Egress[0].Ports {
+		ports = append(ports, string(*port.Protocol)+"/"+port.Port.String())
+	}
+	if diff := cmp.Diff([]string{"10.0.0.5/32", "10.1.0.0/16"}, cidrs); diff != "" {
+		t.Errorf("cidrs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"TCP/5432", "UDP/53"}, ports); diff != "" {
+		t.Errorf("ports (-want +got):\n%s", diff)
+	}
+}
