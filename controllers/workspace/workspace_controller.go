@@ -97,6 +97,11 @@ func (r *Reconciler) reconcile(ctx context.Context, ws *computev1.Workspace) (ob
 	if err != nil {
 		return obs, err
 	}
+	if ncc != nil && len(obs.egressCIDRs) == 0 {
+		// The NCC publishes its region's stable IPs; until its first pass has, they are the
+		// same ones from the configuration.
+		obs.egressCIDRs = slices.Clone(region.StableEgressCIDRs)
+	}
 	if obs.policies, err = r.applyPolicies(ctx, ws, region, ncc); err != nil {
 		return obs, err
 	}
