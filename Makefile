@@ -40,6 +40,7 @@ fmt:
 .PHONY: lint
 lint: ## go vet and gofmt.
 	go vet $(GO_PACKAGES)
+	cd test/autoscalebench && go vet ./...
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 .PHONY: verify
@@ -57,6 +58,11 @@ build: ## Build the operator binary into bin/manager.
 .PHONY: kubebins
 kubebins: ## Build (or reuse) the Kubernetes binaries and print their directory.
 	@hack/kubebins/build.sh
+
+.PHONY: bench-autoscaler
+bench-autoscaler: ## Replay load traces through this autoscaler, the Kubernetes HPA and the Knative KPA into docs/autoscaler-benchmark.md.
+	cd test/autoscalebench && go run ./cmd/autoscalebench > ../../docs/autoscaler-benchmark.md
+	@cat docs/autoscaler-benchmark.md
 
 ##@ Run
 
@@ -77,8 +83,9 @@ endif
 test: test-unit test-integration test-e2e ## Every tier: unit, envtest, end-to-end.
 
 .PHONY: test-unit
-test-unit: ## Unit tests of the pure packages.
-	go test $$(go list $(GO_PACKAGES) | grep -v /test/)
+test-unit: ## Unit tests of the pure packages, and of the autoscaler benchmark's harness.
+	go test $$(go list $(GO_PACKAGES) | grep -v /test/) ./test/loadsim/...
+	cd test/autoscalebench && go test ./...
 
 .PHONY: test-integration
 test-integration: ## Controllers against a real kube-apiserver and etcd (envtest).

@@ -192,11 +192,11 @@ func (r *Reconciler) applyEntities(ctx context.Context, ep *computev1.ModelEndpo
 			view.inFlight = &inFlight
 		}
 		view.err = err
-		var current int32
+		var current, ready int32
 		if d := live[e.Name]; d != nil && d.Spec.Replicas != nil {
-			current = *d.Spec.Replicas
+			current, ready = *d.Spec.Replicas, d.Status.ReadyReplicas
 		}
-		d := autoscaler.Decide(p, st, autoscaler.Input{Now: now, Current: current, Cap: -1})
+		d := autoscaler.Decide(p, st, autoscaler.Input{Now: now, Current: current, Ready: ready, Cap: -1})
 		st.Record(now, current, d.Desired)
 		view.decision = &d
 
@@ -323,7 +323,7 @@ func (r *Reconciler) policy(e *computev1.ServedEntity, b bounds) autoscaler.Poli
 		PanicWindow:    time.Duration(float64(a.StableWindow.Duration) * a.PanicWindowPercent / 100),
 		PanicThreshold: a.PanicThresholdPercent / 100,
 		ScaleUpPercent: a.ScaleUpLimitPercent, ScaleUpReplicas: a.ScaleUpLimitReplicas, ScaleUpPeriod: a.ScaleUpPeriod.Duration,
-		ScaleDownStabilization: a.ScaleDownStabilization.Duration,
+		ScaleDownStabilization: r.Config.ModelServing.ScaleDownStabilization.Duration,
 		ScaleToZero:            e.ScaleToZero == computev1.ScaleToZeroEnabled, IdleGrace: a.ScaleToZeroGracePeriod.Duration,
 	}
 }
@@ -334,7 +334,7 @@ func (r *Reconciler) requeue(obs observation, renewAt time.Time) ctrl.Result {
 	if obs.stalledReason != "" || obs.waiting != "" {
 		return ctrl.Result{}
 	}
-	after := r.Config.Autoscaling.SyncPeriod.Duration
+	after := r.Config.ModelServing.SyncPeriod.Duration
 	if _, disabled := r.Metrics.(metrics.None); disabled {
 		after = time.Hour
 	}

@@ -179,13 +179,16 @@ func (r *Reconciler) decide(ctx context.Context, wh *computev1.ServerlessWarehou
 		running, queued := obs.load.Total()
 		st.Observe(p, autoscaler.Sample{Time: now, Load: running + queued, QueueWait: obs.load.QueueWait})
 	}
-	active := int32(0)
+	active, ready := int32(0), int32(0)
 	for i := range deployments {
 		if _, draining := deployments[i].Annotations[AnnotationDrainingSince]; !draining {
 			active++
+			if observeCluster(&deployments[i], nil, false).Ready {
+				ready++
+			}
 		}
 	}
-	d := autoscaler.Decide(p, st, autoscaler.Input{Now: now, Current: active, Cap: -1})
+	d := autoscaler.Decide(p, st, autoscaler.Input{Now: now, Current: active, Ready: ready, Cap: -1})
 	obs.wanted, obs.lastActive = d.Desired, st.LastActive
 
 	ledger, err := r.Ledger.Read(ctx, r.Client, region.Name)

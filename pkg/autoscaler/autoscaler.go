@@ -11,9 +11,9 @@
 //     current capacity, the panic window's recommendation is used and the count cannot go down
 //     until the panic ends a stable window later (Knative KPA);
 //  4. a long queue wait adds one replica (Databricks SQL warehouses);
-//  5. scale-up is limited to the larger of a percentage and a number of replicas per period,
-//     and scale-down takes the highest recommendation of the stabilization window (HPA
-//     behaviors and their defaults);
+//  5. outside panic mode, scale-up is limited to the larger of a percentage and a number of
+//     replicas per period, and scale-down takes the highest recommendation of the
+//     stabilization window (HPA behaviors and their defaults);
 //  6. scale to zero after the idle grace period where allowed, and from zero at the first load,
 //     at once;
 //  7. min/max bounds, then the external cap (the regional quota), last.
@@ -66,8 +66,9 @@ type Sample struct {
 // Input is what a decision needs besides the policy and the state.
 type Input struct {
 	Now time.Time
-	// Current is the count running now.
-	Current int32
+	// Current is the count running now, and Ready how many of them are ready: panic mode
+	// compares the burst with ready capacity, as the KPA does.
+	Current, Ready int32
 	// Cap is an external upper bound applied last (the regional quota); negative means none.
 	Cap int32
 }
@@ -180,8 +181,11 @@ func Decide(p Policy, s *State, in Input) Decision {
 		}
 	}
 
+	// The stable recommendation is what scale-down stabilization remembers: a burst's panic
+	// count holds while the panic lasts, not for a stabilization window after it.
+	s.remember(in.Now, desired)
 	panicking := false
-	if in.Current > 0 && p.PanicThreshold > 0 && panicLoad/(float64(in.Current)*target) >= p.PanicThreshold {
+	if in.Current > 0 && p.PanicThreshold > 0 && panicLoad/(float64(max(in.Ready, 1))*target) >= p.PanicThreshold {
 		s.PanicUntil = in.Now.Add(p.StableWindow)
 	}
 	if in.Now.Before(s.PanicUntil) {
@@ -202,15 +206,14 @@ func Decide(p Policy, s *State, in Input) Decision {
 			latest.QueueWait.Round(time.Second), p.QueueWaitThreshold)
 	}
 
-	raw := desired
-	s.remember(in.Now, raw)
 	if desired < in.Current && !panicking {
 		if held := s.highestSince(in.Now.Add(-p.ScaleDownStabilization)); held > desired {
 			desired = min(held, in.Current)
 			reason += fmt.Sprintf("; scale-down stabilized at %d (highest in %s)", desired, p.ScaleDownStabilization)
 		}
 	}
-	if desired > in.Current {
+	if desired > in.Current && !panicking {
+		// Panic mode scales up at once, as the KPA does; otherwise growth is rate limited.
 		if limit := s.scaleUpLimit(p, in.Now, in.Current); desired > limit {
 			desired = limit
 			reason += fmt.Sprintf("; scale-up limited to %d per %s", limit, p.ScaleUpPeriod)

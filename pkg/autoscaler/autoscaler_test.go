@@ -44,7 +44,7 @@ func run(t *testing.T, p Policy, lastActive time.Time, steps []step) {
 		if capv == 0 {
 			capv = -1
 		}
-		d := Decide(p, s, Input{Now: now, Current: st.current, Cap: capv})
+		d := Decide(p, s, Input{Now: now, Current: st.current, Ready: st.current, Cap: capv})
 		if diff := cmp.Diff(st.want, d.Desired); diff != "" {
 			t.Fatalf("step %d at %s: desired (-want +got):\n%s\nreason: %s", i, st.at, diff, d.Reason)
 		}
@@ -74,6 +74,8 @@ func TestDecide(t *testing.T) {
 	autoStop.ScaleToZero, autoStop.IdleGrace = true, 10*time.Minute
 	queue := policy()
 	queue.QueueWaitThreshold = 30 * sec
+	noPanic := policy()
+	noPanic.PanicThreshold = 0
 
 	tests := []struct {
 		name       string
@@ -95,7 +97,7 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "growth is limited to the larger of 100% and 4 per 15s", policy: policy(), lastActive: t0,
+			name: "outside panic mode, growth is limited to the larger of 100% and 4 per 15s", policy: noPanic, lastActive: t0,
 			steps: []step{
 				{at: 60 * sec, loads: repeat(70, 60), current: 1, want: 5, reason: "scale-up limited to 5"},
 				{at: 65 * sec, loads: repeat(70, 5), current: 5, want: 5, reason: "scale-up limited"},
@@ -112,12 +114,20 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "a burst enters panic mode, which scales up at once and never down", policy: policy(), lastActive: t0,
+			name: "a burst enters panic mode, which scales up at once, past the rate limit, and never down", policy: policy(), lastActive: t0,
 			steps: []step{
 				{at: 60 * sec, loads: repeat(14, 60), current: 2, want: 2},
-				{at: 66 * sec, loads: repeat(60, 6), current: 2, want: 6, reason: "panic"},
-				{at: 80 * sec, loads: repeat(3, 14), current: 6, want: 6},
-				{at: 130 * sec, loads: repeat(3, 50), current: 6, want: 6},
+				{at: 66 * sec, loads: repeat(60, 6), current: 2, want: 9, reason: "panic"},
+				{at: 80 * sec, loads: repeat(3, 14), current: 9, want: 9},
+				{at: 125 * sec, loads: repeat(3, 45), current: 9, want: 9},
+			},
+		},
+		{
+			name: "after the panic, scale-down stabilizes on the stable recommendations, not the panic's", policy: policy(), lastActive: t0,
+			steps: []step{
+				{at: 60 * sec, loads: repeat(14, 60), current: 2, want: 2},
+				{at: 66 * sec, loads: repeat(60, 6), current: 2, want: 9, reason: "panic"},
+				{at: 127 * sec, loads: repeat(14, 61), current: 9, want: 3, reason: "stabilized at 3"},
 			},
 		},
 		{

@@ -115,6 +115,7 @@ func setModelServingDefaults(m *ModelServing) {
 		}
 	}
 	setDuration(&m.ProgressDeadline, 10*time.Minute)
+	setDuration(&m.SyncPeriod, 2*time.Second)
 }
 
 func setAutoscalingDefaults(a *Autoscaling) {

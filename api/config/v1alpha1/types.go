@@ -164,6 +164,14 @@ type ModelServing struct {
 	// progressDeadline is how long a config change may take to become ready before it is
 	// declared failed. Default 10m.
 	ProgressDeadline metav1.Duration `json:"progressDeadline,omitempty"`
+	// syncPeriod is how often each served entity is evaluated by the autoscaler. Default 2s
+	// (the Knative KPA's tick): request load moves faster than query load.
+	SyncPeriod metav1.Duration `json:"syncPeriod,omitempty"`
+	// scaleDownStabilization is how far back the highest recommendation is kept when a served
+	// entity scales down. Default 0: like the Knative KPA (no scale-down delay), served
+	// entities rely on the stable window's average and the tolerance band; warehouses use
+	// autoscaling.scaleDownStabilization. See docs/autoscaler-benchmark.md.
+	ScaleDownStabilization metav1.Duration `json:"scaleDownStabilization,omitempty"`
 }
 
 // GatewayRef names the Gateway API Gateway that model endpoint routes attach to.
@@ -191,15 +199,16 @@ type ControlPlane struct {
 
 // Autoscaling configures the autoscaler. Defaults follow the Kubernetes HPA and Knative KPA.
 type Autoscaling struct {
-	// syncPeriod is how often each warehouse and served entity is evaluated. Default 15s.
+	// syncPeriod is how often each warehouse is evaluated (served entities: modelServing.syncPeriod).
+	// Default 15s.
 	SyncPeriod metav1.Duration `json:"syncPeriod,omitempty"`
 	// tolerance is the relative change in load that is ignored (HPA default 0.1).
 	Tolerance float64 `json:"tolerance,omitempty"`
 	// targetUtilization is the share of the per-replica target the autoscaler aims for, in
 	// (0, 1]. Default 0.7 (Knative's container-concurrency-target-percentage).
 	TargetUtilization float64 `json:"targetUtilization,omitempty"`
-	// scaleDownStabilization is how far back the highest recommendation is kept when scaling
-	// down (HPA default 5m).
+	// scaleDownStabilization is how far back the highest recommendation is kept when a
+	// warehouse scales down (HPA default 5m).
 	ScaleDownStabilization metav1.Duration `json:"scaleDownStabilization,omitempty"`
 	// scaleUpLimitPercent and scaleUpLimitReplicas bound growth per scaleUpPeriod: the larger of
 	// the two wins (HPA defaults 100% and 4 per 15s).

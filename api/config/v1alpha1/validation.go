@@ -145,6 +145,9 @@ func validateModelServing(m *ModelServing, path *field.Path) field.ErrorList {
 	if m.ConcurrencyPerReplica < 1 {
 		errs = append(errs, field.Invalid(path.Child("concurrencyPerReplica"), m.ConcurrencyPerReplica, "must be at least 1"))
 	}
+	if m.SyncPeriod.Duration < 100*time.Millisecond {
+		errs = append(errs, field.Invalid(path.Child("syncPeriod"), m.SyncPeriod.Duration.String(), "must be at least 100ms"))
+	}
 	sizes := sets.New[string]()
 	for i, s := range m.WorkloadSizes {
 		p := path.Child("workloadSizes").Index(i)

@@ -1,0 +1,43 @@
+package autoscalebench
+
+import (
+	"testing"
+	"time"
+)
+
+// fixed is an engine that always wants n replicas.
+type fixed int32
+
+func (f fixed) Name() string                             { return "fixed" }
+func (f fixed) Tick() time.Duration                      { return time.Second }
+func (f fixed) Observe(time.Time, float64, int32, int32) {}
+func (f fixed) Decide(time.Time, int32, int32) int32     { return int32(f) }
+
+func TestScoring(t *testing.T) {
+	p := Params{Capacity: 10, Utilization: 0.7, ColdStart: 3 * time.Second, MaxReplicas: 10}
+	tr := Trace{Name: "step", Demand: []float64{0, 0, 0, 0, 25, 25, 25, 0}}
+	// The oracle starts 3 replicas 3s before the step and stops them after it.
+	if got := Oracle(tr, p); got != 3*7 {
+		t.Fatalf("oracle = %g replica-seconds, want 21", got)
+	}
+	r := Run(fixed(3), tr, p)
+	if r.ReplicaSeconds != 24 || r.Violation != 0 {
+		t.Fatalf("3 replicas from the start: %g replica-seconds, %g violation; want 24, 0", r.ReplicaSeconds, r.Violation)
+	}
+	r = Run(fixed(2), tr, p)
+	if r.Violation != 3.0/8 {
+		t.Fatalf("2 replicas serve 20 of 25 for 3 of 8 seconds: violation %g", r.Violation)
+	}
+}
+
+func TestEnginesRunEveryTrace(t *testing.T) {
+	p := Params{Capacity: 10, Utilization: 0.7, ColdStart: 10 * time.Second, MaxReplicas: 50}
+	for _, tr := range Traces(1, 1800) {
+		for _, e := range []Engine{NewOurs(p, 2*time.Second), NewHPA(p), NewKPA(p)} {
+			r := Run(e, tr, p)
+			if r.ReplicaSeconds < r.OracleReplicaSeconds*0.5 || r.Violation > 0.5 {
+				t.Errorf("%s on %s: %+v is implausible", e.Name(), tr.Name, r)
+			}
+		}
+	}
+}
