@@ -16,9 +16,9 @@ func (f fixed) Decide(time.Time, int32, int32) int32     { return int32(f) }
 func TestScoring(t *testing.T) {
 	p := Params{Capacity: 10, Utilization: 0.7, ColdStart: 3 * time.Second, MaxReplicas: 10}
 	tr := Trace{Name: "step", Demand: []float64{0, 0, 0, 0, 25, 25, 25, 0}}
-	// The oracle starts 3 replicas 3s before the step and stops them after it.
-	if got := Oracle(tr, p); got != 3*7 {
-		t.Fatalf("oracle = %g replica-seconds, want 21", got)
+	// The oracle starts 3 replicas 3s before the 3-second step and stops them after it.
+	if got := Oracle(tr, p); got != 3*6 {
+		t.Fatalf("oracle = %g replica-seconds, want 18", got)
 	}
 	r := Run(fixed(3), tr, p)
 	if r.ReplicaSeconds != 24 || r.Violation != 0 {
