@@ -32,6 +32,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the API reference.
 	$(CONTROLLER_GEN) rbac:roleName=serverlessplane-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac
 	go run ./hack/apidocs config/crd/bases > docs/api.md
 	go run ./hack/configdocs > docs/configuration.md
+	go run ./hack/argocdcm config/argocd/health/health.lua > config/argocd/argocd-cm.yaml
 
 .PHONY: fmt
 fmt:
@@ -84,7 +85,7 @@ test: test-unit test-integration test-e2e ## Every tier: unit, envtest, end-to-e
 
 .PHONY: test-unit
 test-unit: ## Unit tests of the pure packages, and of the autoscaler benchmark's harness.
-	go test $$(go list $(GO_PACKAGES) | grep -v /test/) ./test/loadsim/...
+	go test $$(go list $(GO_PACKAGES) | grep -v -e /test/integration -e /test/e2e)
 	cd test/autoscalebench && go test ./...
 
 .PHONY: test-integration

@@ -29,6 +29,10 @@ import (
 	"github.com/serverlessplane/operator/pkg/metrics"
 )
 
+// Leader election, in the operator namespace only.
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete,namespace=serverlessplane-system
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch,namespace=serverlessplane-system
+
 // Options are what every reconciler shares.
 type Options struct {
 	// Config is the loaded operator configuration.

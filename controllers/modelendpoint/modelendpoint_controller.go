@@ -25,6 +25,7 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apply"
 	"github.com/serverlessplane/operator/internal/scalestate"
+	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
 	"github.com/serverlessplane/operator/internal/workspaceref"
 	"github.com/serverlessplane/operator/pkg/autoscaler"
@@ -67,6 +68,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 	if err := r.Client.Get(ctx, req.NamespacedName, ep); err != nil {
 		if client.IgnoreNotFound(err) == nil {
 			r.states.Forget(req.String() + "/")
+			telemetry.Forget("ModelEndpoint", req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -86,6 +88,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 	}
 	transitions.Record(r.Recorder, ep, before.Status.Conditions, ep.Status.Conditions)
 	r.recordScaling(before, ep)
+	recordMetrics(before, ep)
 	return r.requeue(obs, renewAt), nil
 }
 
@@ -351,6 +354,20 @@ func (r *Reconciler) requeue(obs observation, renewAt time.Time) ctrl.Result {
 	return ctrl.Result{RequeueAfter: after}
 }
 
+func recordMetrics(before, ep *computev1.ModelEndpoint) {
+	telemetry.SetReady("ModelEndpoint", ep.Namespace, ep.Name, ep.Status.Conditions)
+	telemetry.EntityReplicas.DeletePartialMatch(map[string]string{"namespace": ep.Namespace, "endpoint": ep.Name})
+	for _, es := range ep.Status.ServedEntities {
+		telemetry.Counts(telemetry.EntityReplicas, es.Replicas, es.ReadyReplicas, es.DesiredReplicas, ep.Namespace, ep.Name, es.Name)
+		if es.InFlightRequests != nil {
+			telemetry.ObservedLoad.WithLabelValues("ModelEndpoint", ep.Namespace, ep.Name, es.Name).Set(float64(*es.InFlightRequests))
+		}
+		if old := previousEntity(before, es.Name); old != nil {
+			telemetry.Decision("ModelEndpoint", ep.Namespace, ep.Name, es.Name, old.DesiredReplicas, es.DesiredReplicas)
+		}
+	}
+}
+
 func (r *Reconciler) recordScaling(before, ep *computev1.ModelEndpoint) {
 	for _, es := range ep.Status.ServedEntities {
 		old := previousEntity(before, es.Name)
@@ -381,7 +398,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.gatewayAPI {
 		b = b.Owns(&gatewayv1.HTTPRoute{}).Owns(&gatewayv1.BackendTLSPolicy{})
 	}
-	return b.Complete(r)
+	return b.Complete(telemetry.CountErrors("modelendpoint", r))
 }
 
 func (r *Reconciler) endpointsOfWorkspace(ctx context.Context, obj client.Object) []reconcile.Request {

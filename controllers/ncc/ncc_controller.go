@@ -24,6 +24,7 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apply"
 	"github.com/serverlessplane/operator/internal/indexes"
+	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
 )
 
@@ -52,6 +53,9 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
 	n := &computev1.NetworkConnectivityConfig{}
 	if err := r.Client.Get(ctx, req.NamespacedName, n); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			telemetry.Forget("NetworkConnectivityConfig", "", req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if n.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(n, Finalizer) {
@@ -74,6 +78,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 		return ctrl.Result{}, err
 	}
 	transitions.Record(r.Recorder, n, before.Status.Conditions, n.Status.Conditions)
+	telemetry.SetReady("NetworkConnectivityConfig", "", n.Name, n.Status.Conditions)
 	if n.Spec.UseLegacyStableIPs && now.Before(decommission) {
 		// Wake up when the legacy list is decommissioned.
 		return ctrl.Result{RequeueAfter: decommission.Sub(now) + time.Second}, nil
@@ -210,7 +215,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&discoveryv1.EndpointSlice{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Watches(&computev1.Workspace{}, handler.EnqueueRequestsFromMapFunc(r.nccsOfWorkspace)).
-		Complete(r)
+		Complete(telemetry.CountErrors("networkconnectivityconfig", r))
 }
 
 // nccsOfWorkspace maps a workspace to the NCC it names and to every NCC that lists it as bound,

@@ -30,6 +30,7 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apply"
 	"github.com/serverlessplane/operator/internal/scalestate"
+	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
 	"github.com/serverlessplane/operator/internal/workspaceref"
 	"github.com/serverlessplane/operator/pkg/autoscaler"
@@ -94,6 +95,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 		return ctrl.Result{}, err
 	}
 	r.recordEvents(before, wh, obs)
+	r.recordMetrics(before, wh, obs)
 	return r.requeue(obs), nil
 }
 
@@ -197,6 +199,7 @@ func (r *Reconciler) decide(ctx context.Context, wh *computev1.ServerlessWarehou
 	}
 	key := quota.Key(wh.Namespace, wh.Name)
 	base := dbuOf(r.Config, deployments)
+	telemetry.Quota(region.Name, ledger.Used(""), region.ServerlessQuotaDBU)
 	allowed := active + quota.Fit(region.ServerlessQuotaDBU, ledger.Used(key), base, size.DBUPerHour, max(d.Desired-active, 0))
 	capped := d.Capped(allowed, active)
 	if capped.Desired < d.Desired {
@@ -446,6 +449,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, wh *computev1.Serverle
 		return ctrl.Result{}, err
 	}
 	r.states.Forget(stateKey(wh))
+	telemetry.Forget("ServerlessWarehouse", wh.Namespace, wh.Name)
 	controllerutil.RemoveFinalizer(wh, Finalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Update(ctx, wh))
 }
@@ -523,6 +527,19 @@ func (r *Reconciler) requeue(obs observation) ctrl.Result {
 	return ctrl.Result{RequeueAfter: r.Config.Autoscaling.SyncPeriod.Duration}
 }
 
+func (r *Reconciler) recordMetrics(before, wh *computev1.ServerlessWarehouse, obs observation) {
+	st := wh.Status
+	telemetry.Counts(telemetry.WarehouseClusters, st.Clusters, st.ReadyClusters, st.DesiredClusters, wh.Namespace, wh.Name)
+	telemetry.SetReady("ServerlessWarehouse", wh.Namespace, wh.Name, st.Conditions)
+	if obs.load != nil {
+		running, queued := obs.load.Total()
+		telemetry.ObservedLoad.WithLabelValues("ServerlessWarehouse", wh.Namespace, wh.Name, "").Set(running + queued)
+	}
+	if obs.decision != nil {
+		telemetry.Decision("ServerlessWarehouse", wh.Namespace, wh.Name, "", before.Status.DesiredClusters, st.DesiredClusters)
+	}
+}
+
 func (r *Reconciler) recordEvents(before, wh *computev1.ServerlessWarehouse, obs observation) {
 	transitions.Record(r.Recorder, wh, before.Status.Conditions, wh.Status.Conditions)
 	if before.Status.DesiredClusters != wh.Status.DesiredClusters && obs.decision != nil {
@@ -546,7 +563,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 				return o.GetNamespace() == r.Config.OperatorNamespace && o.GetLabels()[LabelRegion] != ""
 			}))).
-		Complete(r)
+		Complete(telemetry.CountErrors("serverlesswarehouse", r))
 }
 
 func (r *Reconciler) warehousesOfWorkspace(ctx context.Context, obj client.Object) []reconcile.Request {

@@ -27,6 +27,7 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apply"
 	"github.com/serverlessplane/operator/internal/indexes"
+	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
@@ -58,6 +59,9 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
 	ws := &computev1.Workspace{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ws); err != nil {
+		if apierrors.IsNotFound(err) {
+			telemetry.Forget("Workspace", "", req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ws.DeletionTimestamp.IsZero() {
@@ -74,6 +78,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 		return ctrl.Result{}, err
 	}
 	transitions.Record(r.Recorder, ws, before.Status.Conditions, ws.Status.Conditions)
+	telemetry.SetReady("Workspace", "", ws.Name, ws.Status.Conditions)
 	return ctrl.Result{}, nil
 }
 
@@ -289,7 +294,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&computev1.NetworkConnectivityConfig{}, handler.EnqueueRequestsFromMapFunc(r.workspacesOfNCC)).
 		Watches(&computev1.ServerlessWarehouse{}, handler.EnqueueRequestsFromMapFunc(workspaceOfNamespace)).
 		Watches(&computev1.ModelEndpoint{}, handler.EnqueueRequestsFromMapFunc(workspaceOfNamespace)).
-		Complete(r)
+		Complete(telemetry.CountErrors("workspace", r))
 }
 
 func (r *Reconciler) workspacesOfNCC(ctx context.Context, obj client.Object) []reconcile.Request {

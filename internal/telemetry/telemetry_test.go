@@ -1,0 +1,76 @@
+package telemetry
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// modelServerMetrics are the metrics model servers export (docs/configuration.md), which the
+// dashboard's request panels read, and controller-runtime's.
+var modelServerMetrics = map[string]bool{
+	"serverlessplane_model_requests_total":                  true,
+	"serverlessplane_model_request_duration_seconds_bucket": true,
+	"serverlessplane_model_inflight_requests":               true,
+	// controller-runtime's own, registered when controllers start.
+	"controller_runtime_reconcile_total":               true,
+	"controller_runtime_reconcile_time_seconds_bucket": true,
+}
+
+// Every serverlessplane_* series the Grafana dashboard queries exists: the operator registers it
+// or model servers export it. A typo in a panel fails here, not on someone's screen.
+func TestDashboardQueriesKnownMetrics(t *testing.T) {
+	data, err := os.ReadFile("../../config/grafana/serverlessplane-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatal(err)
+	}
+	Counts(WarehouseClusters, 1, 1, 1, "ns", "wh")
+	Counts(EntityReplicas, 1, 1, 1, "ns", "ep", "e")
+	ObservedLoad.WithLabelValues("k", "ns", "n", "").Set(1)
+	Decision("k", "ns", "n", "", 1, 2)
+	Quota("r", 1, 2)
+	Ready.WithLabelValues("k", "ns", "n", "Ready").Set(1)
+	ReconcileErrors.WithLabelValues("c", "Other").Inc()
+	families, err := metrics.Registry.(prometheus.Gatherer).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	registered := map[string]bool{}
+	for _, f := range families {
+		registered[f.GetName()] = true
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			registered[f.GetName()+"_bucket"] = true
+		}
+	}
+	name := regexp.MustCompile(`\b(serverlessplane_[a-z_]+|controller_runtime_[a-z_]+)`)
+	queried := 0
+	for _, p := range dash.Panels {
+		for _, target := range p.Targets {
+			for _, m := range name.FindAllString(target.Expr, -1) {
+				queried++
+				if !registered[m] && !modelServerMetrics[m] {
+					t.Errorf("panel %q queries %s, which nothing exports", p.Title, m)
+				}
+			}
+		}
+	}
+	if queried < 10 {
+		t.Fatalf("only %d metric references in the dashboard", queried)
+	}
+}
