@@ -42,6 +42,7 @@ fmt:
 lint: ## go vet and gofmt.
 	go vet $(GO_PACKAGES)
 	cd test/autoscalebench && go vet ./...
+	cd hack/image && go vet ./...
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [[ -n "$$out" ]]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 .PHONY: verify
@@ -54,7 +55,16 @@ verify: generate manifests lint ## Regenerate everything and fail if the tree ch
 
 .PHONY: build
 build: ## Build the operator binary into bin/manager.
-	CGO_ENABLED=0 go build -o $(BIN)/manager ./cmd/manager
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(BIN)/manager ./cmd/manager
+
+# The operator image: a static binary in one layer, no base image, built without a Docker engine.
+IMG ?= serverlessplane-operator:dev
+IMAGE_ARCHIVE ?= $(BIN)/serverlessplane-operator.oci.tar
+
+.PHONY: image
+image: build ## Build the operator image as an OCI archive (bin/serverlessplane-operator.oci.tar) and check it.
+	cd hack/image && go run . -binary $(BIN)/manager -tag $(IMG) -out $(IMAGE_ARCHIVE)
+	cd hack/image && go run . -check $(IMAGE_ARCHIVE)
 
 .PHONY: kubebins
 kubebins: ## Build (or reuse) the Kubernetes binaries and print their directory.
@@ -78,6 +88,20 @@ else
 	$(BIN)/localcluster --bin-dir "$(KUBEBINS)" --manager $(BIN)/manager
 endif
 
+##@ Deploy
+
+KUBECTL ?= $(KUBEBINS)/kubectl
+
+.PHONY: deploy
+deploy: ## Install config/default (CRDs, RBAC, the operator with IMG) in the cluster of KUBECONFIG.
+	$(KUBECTL) kustomize config/default | sed 's|image: serverlessplane-operator:latest|image: $(IMG)|' | \
+		$(KUBECTL) apply --server-side -f -
+
+# Removing the CRDs removes every workspace, warehouse and endpoint with them.
+.PHONY: undeploy
+undeploy: ## Remove everything config/default installed, CRDs (and so every serverlessplane object) included.
+	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
+
 ##@ Test
 
 .PHONY: test
@@ -87,6 +111,7 @@ test: test-unit test-integration test-e2e ## Every tier: unit, envtest, end-to-e
 test-unit: ## Unit tests of the pure packages, and of the autoscaler benchmark's harness.
 	go test $$(go list $(GO_PACKAGES) | grep -v -e /test/integration -e /test/e2e)
 	cd test/autoscalebench && go test ./...
+	cd hack/image && go test ./...
 
 .PHONY: test-integration
 test-integration: ## Controllers against a real kube-apiserver and etcd (envtest).

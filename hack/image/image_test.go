@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildBinary compiles a small static program, standing in for the manager.
+func buildBinary(t *testing.T, cgo bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	program := "package main\n\nfunc main() { println(\"ok\") }\n"
+	if cgo {
+		program = "package main\n\n// #include <stdlib.h>\nimport \"C\"\n\nfunc main() { C.abs(1) }\n"
+	}
+	if err := os.WriteFile(src, []byte(program), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "manager")
+	cmd := exec.Command("go", "build", "-o", bin, src)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GO111MODULE=off")
+	if cgo {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=1")
+	} else {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED=0")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("cannot build the test binary here: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestBuildAndCheck(t *testing.T) {
+	bin := buildBinary(t, false)
+	out := filepath.Join(t.TempDir(), "image.tar")
+	if err := Build(bin, "serverlessplane-operator:test", out); err != nil {
+		t.Fatal(err)
+	}
+	report, err := Check(out)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, report)
+	}
+	for _, want := range []string{"entrypoint [/manager]", "user 65532:65532", "layers 1", "application/vnd.oci.image.manifest.v1+json", "mode 755"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report does not say %q:\n%s", want, report)
+		}
+	}
+	// The same binary gives the same image: builds are reproducible.
+	again := filepath.Join(t.TempDir(), "again.tar")
+	if err := Build(bin, "serverlessplane-operator:test", again); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := Check(out)
+	second, _ := Check(again)
+	if strings.Split(first, "\n")[0] != strings.Split(second, "\n")[0] {
+		t.Errorf("digests differ:\n%s\n%s", first, second)
+	}
+}
+
+func TestBuildRefusesDynamicBinaries(t *testing.T) {
+	bin := buildBinary(t, true)
+	err := Build(bin, "x:y", filepath.Join(t.TempDir(), "image.tar"))
+	if err == nil || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Fatalf("err = %v, want a refusal of a dynamic binary", err)
+	}
+}
