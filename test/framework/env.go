@@ -50,6 +50,15 @@ type Options struct {
 	NoManager bool
 	// Customize lets a suite adjust the controller options (a fake metrics source, say).
 	Customize func(*controllers.Options)
+	// NoCRDs starts the API server without the operator's CRDs, for a suite that installs them
+	// itself (from config/default) in Prepare.
+	NoCRDs bool
+	// Prepare runs against the API server, as an administrator, before the manager starts. It
+	// may return the operator configuration the manager runs with.
+	Prepare func(cfg *rest.Config) (*configv1.OperatorConfig, error)
+	// Impersonate runs the manager as this user, such as the operator's ServiceAccount, so that
+	// the RBAC it is granted is what the test exercises.
+	Impersonate string
 }
 
 // Env is a running API server with the operator's manager.
@@ -95,10 +104,14 @@ func Start(opts Options) (*Env, error) {
 		opts.Now = time.Now().Truncate(time.Second)
 	}
 	scheme := NewScheme()
+	crds := append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.ExtraCRDs...)
+	if opts.NoCRDs {
+		crds = opts.ExtraCRDs
+	}
 	e := &Env{
 		Clock: clocktesting.NewFakeClock(opts.Now), OperatorConfig: opts.Config, Scheme: scheme, Writes: &WriteLog{},
 		testEnv: &envtest.Environment{
-			CRDDirectoryPaths:     append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.ExtraCRDs...),
+			CRDDirectoryPaths:     crds,
 			ErrorIfCRDPathMissing: true,
 			BinaryAssetsDirectory: assets,
 			Scheme:                scheme,
@@ -112,14 +125,31 @@ func Start(opts Options) (*Env, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opts.Config.OperatorNamespace}}
-	if err := e.Client.Create(ctx, ns); err != nil {
-		return nil, e.stopOnError(err)
+	if opts.Prepare != nil {
+		cfg, err := opts.Prepare(e.Config)
+		if err != nil {
+			return nil, e.stopOnError(err)
+		}
+		if cfg != nil {
+			opts.Config, e.OperatorConfig = cfg, cfg
+		}
+	} else {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: opts.Config.OperatorNamespace}}
+		if err := e.Client.Create(ctx, ns); err != nil {
+			return nil, e.stopOnError(err)
+		}
 	}
 	if opts.NoManager {
 		return e, nil
 	}
-	e.Manager, err = ctrl.NewManager(e.Config, ctrl.Options{
+	managerConfig := rest.CopyConfig(e.Config)
+	if opts.Impersonate != "" {
+		managerConfig.Impersonate = rest.ImpersonationConfig{UserName: opts.Impersonate}
+		if ns, ok := serviceAccountNamespace(opts.Impersonate); ok {
+			managerConfig.Impersonate.Groups = []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}
+		}
+	}
+	e.Manager, err = ctrl.NewManager(managerConfig, ctrl.Options{
 		Scheme:    scheme,
 		Cache:     controllers.CacheOptions(),
 		NewClient: newClientFunc(e.Writes),
@@ -162,6 +192,16 @@ func (e *Env) Stop() error {
 		}
 	}
 	return e.testEnv.Stop()
+}
+
+// serviceAccountNamespace is the namespace of a ServiceAccount's user name,
+// system:serviceaccount:<namespace>:<name>.
+func serviceAccountNamespace(user string) (string, bool) {
+	parts := strings.Split(user, ":")
+	if len(parts) != 4 || parts[0] != "system" || parts[1] != "serviceaccount" {
+		return "", false
+	}
+	return parts[2], true
 }
 
 // NewScheme returns a scheme with the built-in kinds and the operator's.

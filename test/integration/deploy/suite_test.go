@@ -1,0 +1,112 @@
+// Package deploy installs config/default into a real kube-apiserver and runs the operator as its
+// ServiceAccount, with the configuration config/default ships: the install manifests and the
+// least-privilege RBAC are what the operator runs with, and what these specs prove.
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	"github.com/serverlessplane/operator/test/framework"
+	"github.com/serverlessplane/operator/test/localcluster"
+)
+
+// OperatorUser is the operator's ServiceAccount as the API server authenticates it.
+const OperatorUser = "system:serviceaccount:serverlessplane-system:serverlessplane-operator"
+
+var (
+	env       *framework.Env
+	k8s       client.Client
+	installed []*unstructured.Unstructured
+)
+
+func TestDeploy(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Deploy")
+}
+
+var _ = BeforeSuite(func() {
+	SetDefaultEventuallyTimeout(framework.Timeout)
+	SetDefaultEventuallyPollingInterval(framework.Interval)
+	var err error
+	env, err = framework.Start(framework.Options{NoCRDs: true, Impersonate: OperatorUser, Prepare: install})
+	Expect(err).NotTo(HaveOccurred())
+	k8s = env.Client
+})
+
+var _ = AfterSuite(func() {
+	if env != nil {
+		Expect(env.Stop()).To(Succeed())
+	}
+})
+
+// install applies `kubectl kustomize config/default` and returns the operator configuration
+// from its ConfigMap.
+func install(cfg *rest.Config) (*configv1.OperatorConfig, error) {
+	root, err := framework.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	assets, err := framework.BinaryAssets(root)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "default"))
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("kubectl kustomize config/default: %w", err)
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(string(out)), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			break
+		}
+		if len(u.Object) > 0 {
+			installed = append(installed, u)
+		}
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := localcluster.Apply(ctx, c, installed); err != nil {
+		return nil, err
+	}
+	if err := localcluster.InstallCRDs(ctx, cfg, filepath.Join(root, "config", "crd", "bases")); err != nil {
+		return nil, err
+	}
+	for _, o := range installed {
+		if o.GetKind() != "ConfigMap" || !strings.HasPrefix(o.GetName(), "serverlessplane-operator-config") {
+			continue
+		}
+		cm := &corev1.ConfigMap{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(o), cm); err != nil {
+			return nil, err
+		}
+		return configv1.Parse([]byte(cm.Data["operator-config.yaml"]))
+	}
+	return nil, fmt.Errorf("config/default has no operator ConfigMap")
+}
+
+// bgCtx is the context of helpers that run outside a spec's own context.
+var bgCtx = context.Background()
+
+func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s) }
