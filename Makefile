@@ -83,7 +83,7 @@ bench-autoscaler: ## Replay load traces through this autoscaler, the Kubernetes 
 run: build ## Local simulated cluster plus the operator in the foreground (make run KUBECONFIG=... for an existing cluster).
 	go build -o $(BIN)/localcluster ./hack/localcluster
 ifeq ($(origin KUBECONFIG),command line)
-	KUBECONFIG=$(KUBECONFIG) $(BIN)/localcluster --existing --manager $(BIN)/manager
+	KUBECONFIG=$(KUBECONFIG) $(BIN)/localcluster --existing --bin-dir "$(KUBEBINS)" --manager $(BIN)/manager
 else
 	$(BIN)/localcluster --bin-dir "$(KUBEBINS)" --manager $(BIN)/manager
 endif

@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	"github.com/serverlessplane/operator/test/loadsim"
 	"github.com/serverlessplane/operator/test/localcluster"
 )
@@ -78,11 +77,19 @@ func run() error {
 		cfg, kubeconfig = cluster.Config, cluster.Kubeconfig
 	}
 
-	opCfg, err := configv1.Load(configPath)
-	if err != nil {
+	kubectl := "kubectl"
+	if binDir != "" {
+		kubectl = filepath.Join(binDir, "kubectl")
+	}
+	if err := localcluster.InstallOperator(ctx, cfg, ".", kubectl); err != nil {
 		return err
 	}
-	if err := localcluster.InstallOperator(ctx, cfg, ".", opCfg.OperatorNamespace); err != nil {
+	// The operator authenticates as its ServiceAccount, with the RBAC config/rbac grants it.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	operatorKubeconfig := filepath.Join(dir, "operator.kubeconfig")
+	if err := localcluster.OperatorKubeconfig(ctx, cfg, operatorKubeconfig, 48*time.Hour); err != nil {
 		return err
 	}
 	loadHelp := ""
@@ -116,11 +123,12 @@ The cluster is ready. In another terminal:
     kubectl apply -k config/samples/workloads
     kubectl get serverless -A
 %s
+The operator runs as its ServiceAccount (%s); its metrics are at http://127.0.0.1:8080/metrics.
 Press Ctrl-C to stop the operator and the cluster.
 
-`, kubeconfig, loadHelp)
+`, kubeconfig, loadHelp, localcluster.OperatorNamespace+"/"+localcluster.OperatorServiceAccount)
 
-	op := exec.CommandContext(ctx, manager, "--config="+configPath, "--kubeconfig="+kubeconfig,
+	op := exec.CommandContext(ctx, manager, "--config="+configPath, "--kubeconfig="+operatorKubeconfig, "--leader-elect",
 		"--metrics-bind-address=127.0.0.1:8080", "--health-probe-bind-address=127.0.0.1:8081")
 	op.Stdout, op.Stderr = os.Stdout, os.Stderr
 	op.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

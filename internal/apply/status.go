@@ -9,7 +9,8 @@ import (
 )
 
 // PatchStatus writes obj's status through the status subresource if it differs from before's,
-// and reports whether it wrote. before is obj as read at the start of the pass.
+// and reports whether it wrote. before is obj as read at the start of the pass. An object that
+// is gone is not an error.
 func PatchStatus(ctx context.Context, c client.Client, before, obj client.Object) (bool, error) {
 	was, err := runtime.DefaultUnstructuredConverter.ToUnstructured(before)
 	if err != nil {
@@ -22,5 +23,6 @@ func PatchStatus(ctx context.Context, c client.Client, before, obj client.Object
 	if equality.Semantic.DeepEqual(was["status"], is["status"]) {
 		return false, nil
 	}
-	return true, c.Status().Patch(ctx, obj, client.MergeFrom(before))
+	// An object deleted during the pass has no status left to write.
+	return true, client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFrom(before)))
 }

@@ -16,7 +16,6 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	"github.com/serverlessplane/operator/test/framework"
 	"github.com/serverlessplane/operator/test/loadsim"
 	"github.com/serverlessplane/operator/test/localcluster"
@@ -76,7 +75,7 @@ func run(m *testing.M) (int, error) {
 	if k8s, err = client.New(cluster.Config, client.Options{Scheme: framework.NewScheme()}); err != nil {
 		return 1, err
 	}
-	if err := localcluster.InstallOperator(ctx, cluster.Config, root, configv1.DefaultOperatorNamespace); err != nil {
+	if err := localcluster.InstallOperator(ctx, cluster.Config, root, filepath.Join(binDir, "kubectl")); err != nil {
 		return 1, err
 	}
 	if sim, err = loadsim.Start("127.0.0.1:0"); err != nil {
@@ -112,12 +111,17 @@ func startOperator(_ context.Context, dir string) (func(), error) {
 	if _, err := localcluster.WriteOperatorConfig(filepath.Join(root, "config", "manager", "operator-config.yaml"), configPath, sim.URL()); err != nil {
 		return nil, err
 	}
+	// The operator runs as its ServiceAccount, so the RBAC of config/rbac is what it has.
+	kubeconfig := filepath.Join(dir, "operator.kubeconfig")
+	if err := localcluster.OperatorKubeconfig(context.Background(), cluster.Config, kubeconfig, 2*time.Hour); err != nil {
+		return nil, err
+	}
 	opLog = filepath.Join(dir, "logs", "operator.log")
 	log, err := os.Create(opLog)
 	if err != nil {
 		return nil, err
 	}
-	operator = exec.Command(manager, "--kubeconfig="+cluster.Kubeconfig,
+	operator = exec.Command(manager, "--kubeconfig="+kubeconfig, "--leader-elect",
 		"--config="+configPath,
 		"--metrics-bind-address=0", "--health-probe-bind-address=127.0.0.1:0")
 	operator.Stdout, operator.Stderr = log, log

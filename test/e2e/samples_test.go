@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func TestSampleLifecycle(t *testing.T) {
 		{"a warehouse stops when idle and resumes on queued queries", stopAndResume},
 		{"a model version change rolls out without dropping ready replicas", modelVersionChange},
 		{"deleting the samples leaves nothing behind", deleteSamples},
+		{"the operator, as its ServiceAccount, was never refused", neverForbidden},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {
@@ -239,4 +241,22 @@ func metaItems(list client.ObjectList) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// neverForbidden reads the operator's log: with config/rbac's grants, the API server refused it
+// nothing (a missing grant shows up as a "forbidden" error in the reconcilers or the event
+// recorder).
+func neverForbidden(t *testing.T) {
+	data, err := os.ReadFile(opLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(strings.ToLower(line), "forbidden") {
+			t.Errorf("refused: %s", line)
+		}
+	}
+	if !strings.Contains(strings.ToLower(string(data)), "successfully acquired lease") {
+		t.Errorf("the operator never became leader: leader election (leases in %s) is not working", "serverlessplane-system")
+	}
 }

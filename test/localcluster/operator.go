@@ -1,43 +1,90 @@
 package localcluster
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 )
 
-// InstallOperator installs what the operator needs in a cluster before it runs as a process:
-// the CRDs, the workspace roles and the operator namespace. root is the repository.
-func InstallOperator(ctx context.Context, cfg *rest.Config, root string, operatorNamespace string) error {
-	if err := InstallCRDs(ctx, cfg, filepath.Join(root, "config", "crd", "bases")); err != nil {
-		return fmt.Errorf("installing CRDs: %w", err)
+// Operator identity as config/rbac installs it.
+const (
+	OperatorNamespace      = "serverlessplane-system"
+	OperatorServiceAccount = "serverlessplane-operator"
+)
+
+// InstallOperator installs config/local (config/default with the operator Deployment scaled to
+// zero, since the operator runs as a local process) with kubectl's kustomize, and waits for the
+// CRDs. root is the repository.
+func InstallOperator(ctx context.Context, cfg *rest.Config, root, kubectl string) error {
+	cmd := exec.CommandContext(ctx, kubectl, "kustomize", filepath.Join(root, "config", "local"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("kubectl kustomize config/local: %v: %s", err, stderr.String())
+	}
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			break
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
 	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		return err
 	}
-	roles, err := ReadManifests(filepath.Join(root, "config", "rbac", "workspace_roles.yaml"))
+	if err := Apply(ctx, c, objs); err != nil {
+		return err
+	}
+	return InstallCRDs(ctx, cfg, filepath.Join(root, "config", "crd", "bases"))
+}
+
+// OperatorKubeconfig writes a kubeconfig that authenticates as the operator's ServiceAccount,
+// with a token from the TokenRequest API valid for ttl, so that the operator process runs with
+// exactly the RBAC config/rbac grants it.
+func OperatorKubeconfig(ctx context.Context, cfg *rest.Config, path string, ttl time.Duration) error {
+	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	if err := Apply(ctx, c, roles); err != nil {
-		return err
+	tr, err := cs.CoreV1().ServiceAccounts(OperatorNamespace).CreateToken(ctx, OperatorServiceAccount,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(ttl.Seconds()))}},
+		metav1.CreateOptions{})
+	if err != nil {
+		return fmt.Errorf("requesting a token for %s/%s: %w", OperatorNamespace, OperatorServiceAccount, err)
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}
-	if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating namespace %s: %w", operatorNamespace, err)
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["cluster"] = &clientcmdapi.Cluster{
+		Server: cfg.Host, CertificateAuthority: cfg.CAFile, CertificateAuthorityData: cfg.CAData,
+		InsecureSkipTLSVerify: cfg.Insecure,
 	}
-	return nil
+	kc.AuthInfos[OperatorServiceAccount] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	kc.Contexts["operator"] = &clientcmdapi.Context{Cluster: "cluster", AuthInfo: OperatorServiceAccount}
+	kc.CurrentContext = "operator"
+	return clientcmd.WriteToFile(*kc, path)
 }
 
 // WriteOperatorConfig writes, to path, the OperatorConfig of base with the autoscaler reading
