@@ -33,7 +33,7 @@ func desiredNamespace(ws *computev1.Workspace) *corev1.Namespace {
 // need one get a projected, expiring token instead.
 func desiredServiceAccount(ws *computev1.Workspace) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
-		ObjectMeta:                   meta(ws, naming.WorkloadServiceAccount),
+		ObjectMeta:                   objectMeta(ws, naming.WorkloadServiceAccount),
 		AutomountServiceAccountToken: ptr.To(false),
 	}
 }
@@ -44,7 +44,7 @@ func desiredQuota(ws *computev1.Workspace) *corev1.ResourceQuota {
 		return nil
 	}
 	return &corev1.ResourceQuota{
-		ObjectMeta: meta(ws, naming.ResourceQuota),
+		ObjectMeta: objectMeta(ws, naming.ResourceQuota),
 		Spec:       corev1.ResourceQuotaSpec{Hard: ws.Spec.ResourceQuota.DeepCopy()},
 	}
 }
@@ -56,7 +56,7 @@ func desiredLimitRange(ws *computev1.Workspace) *corev1.LimitRange {
 		return nil
 	}
 	return &corev1.LimitRange{
-		ObjectMeta: meta(ws, naming.LimitRange),
+		ObjectMeta: objectMeta(ws, naming.LimitRange),
 		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
 			Type: corev1.LimitTypeContainer, DefaultRequest: d.Requests.DeepCopy(), Default: d.Limits.DeepCopy(),
 		}}},
@@ -83,12 +83,12 @@ func desiredRoleBinding(ws *computev1.Workspace) *rbacv1.RoleBinding {
 		return subjects[i].Namespace+"/"+subjects[i].Name < subjects[j].Namespace+"/"+subjects[j].Name
 	})
 	return &rbacv1.RoleBinding{
-		ObjectMeta: meta(ws, naming.AdminsRoleBinding),
+		ObjectMeta: objectMeta(ws, naming.AdminsRoleBinding),
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: naming.WorkspaceAdminClusterRole},
 		Subjects:   subjects,
 	}
 }
 
-func meta(ws *computev1.Workspace, name string) metav1.ObjectMeta {
+func objectMeta(ws *computev1.Workspace, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: ws.Name, Labels: map[string]string{computev1.LabelWorkspace: ws.Name}}
 }

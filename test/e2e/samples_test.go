@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -70,6 +71,16 @@ func applySamples(t *testing.T) {
 			g.Expect(got).To(Equal(status.CurrentStatus), "%T %s: %s", obj, obj.GetName(), msg)
 		}, timeout, interval).Should(Succeed())
 	}
+
+	// Without the Gateway API in the cluster, the endpoint serves per entity and says why it does
+	// not route the split.
+	ep := &computev1.ModelEndpoint{}
+	g.Expect(k8s.Get(t.Context(), client.ObjectKey{Namespace: "ml-platform", Name: "churn"}, ep)).To(Succeed())
+	weighted := meta.FindStatusCondition(ep.Status.Conditions, "WeightedRouting")
+	g.Expect(weighted).NotTo(BeNil())
+	g.Expect(weighted.Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(weighted.Reason).To(Equal("GatewayAPIUnavailable"))
+	g.Expect(ep.Status.URL).To(Equal("https://churn-champion.ml-platform.svc"))
 
 	// The private endpoint of the NCC is materialized in the bound workspace only.
 	g.Expect(k8s.Get(t.Context(), client.ObjectKey{Namespace: "analytics", Name: naming.PrivateEndpointService("orders-db")}, &corev1.Service{})).To(Succeed())

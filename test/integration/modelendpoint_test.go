@@ -102,6 +102,19 @@ var _ = Describe("ModelEndpoint", func() {
 		Expect(policy.Spec.Validation.Hostname).To(BeEquivalentTo("churn-challenger." + ns + ".svc"))
 		Expect(policy.Spec.Validation.CACertificateRefs[0].Name).To(BeEquivalentTo("churn-ca"))
 
+		By("everything the endpoint made is owned by it, so deleting it removes them")
+		for _, o := range []client.Object{
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: naming.ServingCertificate("churn")}},
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn-ca"}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn-challenger"}},
+			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn-challenger"}},
+			&gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn"}},
+			&gatewayv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn-champion"}},
+		} {
+			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(o), o)).To(Succeed(), "%T %s", o, o.GetName())
+			expectControlledBy(o, ep)
+		}
+
 		By("changing the routes changes the weights")
 		Expect(update(ep, func(e *computev1.ModelEndpoint) {
 			e.Spec.Traffic.Routes = []computev1.TrafficRoute{{ServedEntity: "champion", Percent: 40}, {ServedEntity: "challenger", Percent: 60}}
@@ -136,6 +149,10 @@ var _ = Describe("ModelEndpoint", func() {
 		}
 		_, err = leaf.Verify(x509.VerifyOptions{DNSName: "fraud-v2." + ns + ".svc", Roots: roots, CurrentTime: env.Clock.Now()})
 		Expect(err).To(HaveOccurred())
+
+		bundle := &corev1.ConfigMap{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: env.OperatorConfig.OperatorNamespace, Name: naming.CABundle}, bundle)).To(Succeed())
+		Expect(bundle.Data["ca.crt"]).To(Equal(string(caSecret.Data[corev1.TLSCertKey])), "the CA bundle is published for the gateway")
 
 		gateway := &corev1.Secret{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: env.OperatorConfig.OperatorNamespace, Name: naming.GatewayClientSecret}, gateway)).To(Succeed())
