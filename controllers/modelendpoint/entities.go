@@ -1,9 +1,7 @@
 package modelendpoint
 
 import (
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"strconv"
 
@@ -35,12 +33,7 @@ const (
 )
 
 // configHash is a short, stable hash of an entity's pod template.
-func configHash(t corev1.PodTemplateSpec) string {
-	data, _ := json.Marshal(t)
-	h := fnv.New64a()
-	_, _ = h.Write(data)
-	return fmt.Sprintf("%016x", h.Sum64())[:10]
-}
+func configHash(t corev1.PodTemplateSpec) string { return naming.Hash(t, 10) }
 
 // bounds are the replica bounds of an entity: its workload size's concurrency range over the
 // per-replica concurrency, with 0 as the floor when it may scale to zero.

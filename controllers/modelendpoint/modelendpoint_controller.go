@@ -16,7 +16,6 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -24,6 +23,7 @@ import (
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apply"
+	"github.com/serverlessplane/operator/internal/pods"
 	"github.com/serverlessplane/operator/internal/scalestate"
 	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
@@ -148,7 +148,7 @@ func (r *Reconciler) ensureCertificate(ctx context.Context, ep *computev1.ModelE
 		ObjectMeta: metav1.ObjectMeta{Name: caBundleName(ep), Namespace: ep.Namespace, Labels: map[string]string{computev1.LabelEndpoint: ep.Name}},
 		Data:       map[string]string{"ca.crt": string(ca.Cert)},
 	}
-	if err := r.applyOwned(ctx, ep, bundle); err != nil {
+	if err := r.applier.ApplyOwned(ctx, ep, bundle); err != nil {
 		return time.Time{}, err
 	}
 	secret := &corev1.Secret{}
@@ -165,7 +165,7 @@ func (r *Reconciler) ensureCertificate(ctx context.Context, ep *computev1.ModelE
 		}
 		s := tlsSecret(ep.Namespace, name, pair, ca)
 		s.Labels = map[string]string{computev1.LabelEndpoint: ep.Name}
-		if err := r.applyOwned(ctx, ep, s); err != nil {
+		if err := r.applier.ApplyOwned(ctx, ep, s); err != nil {
 			return time.Time{}, err
 		}
 		if len(current) > 0 {
@@ -207,10 +207,10 @@ func (r *Reconciler) applyEntities(ctx context.Context, ep *computev1.ModelEndpo
 		if err != nil {
 			return err
 		}
-		if err := r.applyOwned(ctx, ep, dep); err != nil {
+		if err := r.applier.ApplyOwned(ctx, ep, dep); err != nil {
 			return err
 		}
-		if err := r.applyOwned(ctx, ep, entityService(ep, e.Name)); err != nil {
+		if err := r.applier.ApplyOwned(ctx, ep, entityService(ep, e.Name)); err != nil {
 			return err
 		}
 		view.obs = observeEntity(e.Name, live[e.Name], dep.Annotations[AnnotationConfigHash])
@@ -243,7 +243,7 @@ func (r *Reconciler) route(ctx context.Context, ep *computev1.ModelEndpoint, obs
 	}
 	obs.url = endpointURL(ep, r.Config)
 	if len(obs.rollout.Active) > 0 {
-		if err := r.applyOwned(ctx, ep, httpRoute(ep, obs.rollout.Active, r.Config)); err != nil {
+		if err := r.applier.ApplyOwned(ctx, ep, httpRoute(ep, obs.rollout.Active, r.Config)); err != nil {
 			return err
 		}
 	}
@@ -251,7 +251,7 @@ func (r *Reconciler) route(ctx context.Context, ep *computev1.ModelEndpoint, obs
 		if slices.Contains(obs.rollout.Remove, name) {
 			continue
 		}
-		if err := r.applyOwned(ctx, ep, backendTLSPolicy(ep, name)); err != nil {
+		if err := r.applier.ApplyOwned(ctx, ep, backendTLSPolicy(ep, name)); err != nil {
 			return err
 		}
 	}
@@ -275,14 +275,6 @@ func (r *Reconciler) removeEntities(ctx context.Context, ep *computev1.ModelEndp
 	return nil
 }
 
-func (r *Reconciler) applyOwned(ctx context.Context, ep *computev1.ModelEndpoint, obj client.Object) error {
-	if err := controllerutil.SetControllerReference(ep, obj, r.Client.Scheme()); err != nil {
-		return err
-	}
-	_, err := r.applier.Apply(ctx, obj)
-	return err
-}
-
 // deployments lists the endpoint's Deployments by served entity.
 func (r *Reconciler) deployments(ctx context.Context, ep *computev1.ModelEndpoint) (map[string]*appsv1.Deployment, error) {
 	list := &appsv1.DeploymentList{}
@@ -301,18 +293,8 @@ func (r *Reconciler) deployments(ctx context.Context, ep *computev1.ModelEndpoin
 
 // target is what the metrics source reads: the entity's ready pods.
 func (r *Reconciler) target(ctx context.Context, ep *computev1.ModelEndpoint, entity string) metrics.Target {
-	t := metrics.Target{Namespace: ep.Namespace, Name: ep.Name, Entity: entity}
-	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.InNamespace(ep.Namespace),
-		client.MatchingLabels{computev1.LabelEndpoint: ep.Name, computev1.LabelServedEntity: entity}); err != nil {
-		return t
-	}
-	for _, p := range pods.Items {
-		if p.Status.PodIP != "" && p.DeletionTimestamp.IsZero() && podReady(&p) {
-			t.Pods = append(t.Pods, metrics.Pod{Name: p.Name, IP: p.Status.PodIP})
-		}
-	}
-	return t
+	return metrics.Target{Namespace: ep.Namespace, Name: ep.Name, Entity: entity,
+		Pods: pods.Targets(ctx, r.Client, ep.Namespace, client.MatchingLabels{computev1.LabelEndpoint: ep.Name, computev1.LabelServedEntity: entity})}
 }
 
 // policy is a served entity's autoscaling policy: replicas scale on in-flight requests against
@@ -429,13 +411,4 @@ func directURL(ep *computev1.ModelEndpoint, active []computev1.TrafficRoute) str
 
 func stateKey(ep *computev1.ModelEndpoint, entity string) string {
 	return client.ObjectKeyFromObject(ep).String() + "/" + entity
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

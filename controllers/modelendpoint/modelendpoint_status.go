@@ -69,7 +69,7 @@ func computeStatus(ep *computev1.ModelEndpoint, obs observation, now time.Time) 
 		if v.decision != nil && !v.decision.NoData {
 			// The reason changes with every load sample; it is rewritten only when the count
 			// changes, so that a steady entity does not write its status on every tick.
-			es.Autoscaling = &computev1.AutoscalingStatus{Reason: truncate(v.decision.Reason, 512)}
+			es.Autoscaling = &computev1.AutoscalingStatus{Reason: conditions.Truncate(v.decision.Reason, 512)}
 			old := previousEntity(ep, name)
 			switch {
 			case old == nil || old.DesiredReplicas != es.DesiredReplicas || old.Autoscaling == nil:
@@ -149,9 +149,9 @@ func weighted(conds *[]metav1.Condition, ok bool, gen int64, now time.Time) {
 func entityMessage(v entityView) string {
 	switch {
 	case v.obs.Failed:
-		return truncate(v.obs.Message, 1024)
+		return conditions.Truncate(v.obs.Message, 1024)
 	case v.err != nil && v.err != metrics.ErrDisabled:
-		return truncate(fmt.Sprintf("cannot read the load, so the replica count is held: %v", v.err), 1024)
+		return conditions.Truncate(fmt.Sprintf("cannot read the load, so the replica count is held: %v", v.err), 1024)
 	case !v.obs.Exists:
 		return "creating"
 	case !v.obs.InSpec:
@@ -170,10 +170,3 @@ func previousEntity(ep *computev1.ModelEndpoint, name string) *computev1.ServedE
 }
 
 func ptrInt32(v int32) *int32 { return &v }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
-}

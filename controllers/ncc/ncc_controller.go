@@ -154,10 +154,7 @@ func (r *Reconciler) applyRule(ctx context.Context, n *computev1.NetworkConnecti
 		objs = append(objs, s)
 	}
 	for _, o := range objs {
-		if err := controllerutil.SetControllerReference(n, o, r.Client.Scheme()); err != nil {
-			return err
-		}
-		if _, err := r.applier.Apply(ctx, o); err != nil {
+		if err := r.applier.ApplyOwned(ctx, n, o); err != nil {
 			return err
 		}
 		keep[key(o)] = true

@@ -1,9 +1,7 @@
 package warehouse
 
 import (
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,13 +125,10 @@ func podTemplate(wh *computev1.ServerlessWarehouse, cfg *configv1.OperatorConfig
 
 // templateHash is a short, stable hash of the cluster template and its worker count.
 func templateHash(t corev1.PodTemplateSpec, workers int32) string {
-	data, _ := json.Marshal(struct {
+	return naming.Hash(struct {
 		T corev1.PodTemplateSpec
 		W int32
-	}{t, workers})
-	h := fnv.New64a()
-	_, _ = h.Write(data)
-	return fmt.Sprintf("%08x", h.Sum64())[:8]
+	}{t, workers}, 8)
 }
 
 // clusterDeployment is one cluster: a Deployment of workers(size) engine pods.

@@ -29,6 +29,7 @@ import (
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apply"
+	"github.com/serverlessplane/operator/internal/pods"
 	"github.com/serverlessplane/operator/internal/scalestate"
 	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
@@ -346,11 +347,7 @@ func (r *Reconciler) apply(ctx context.Context, wh *computev1.ServerlessWarehous
 		taken[id] = true
 	}
 	for _, id := range nextClusterIDs(hash, taken, p.Create) {
-		d := clusterDeployment(wh, tmpl, hash, id, size)
-		if err := controllerutil.SetControllerReference(wh, d, r.Client.Scheme()); err != nil {
-			return err
-		}
-		if _, err := r.applier.Apply(ctx, d); err != nil {
+		if err := r.applier.ApplyOwned(ctx, wh, clusterDeployment(wh, tmpl, hash, id, size)); err != nil {
 			return err
 		}
 		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, "ClusterAdded", "Scale", "added cluster %s (%s, %d workers)", id, wh.Spec.ClusterSize, size.Workers)
@@ -410,10 +407,7 @@ func (r *Reconciler) applyService(ctx context.Context, wh *computev1.ServerlessW
 			}},
 		},
 	}
-	if err := controllerutil.SetControllerReference(wh, svc, r.Client.Scheme()); err != nil {
-		return "", err
-	}
-	if _, err := r.applier.Apply(ctx, svc); err != nil {
+	if err := r.applier.ApplyOwned(ctx, wh, svc); err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s.%s.svc:%d", wh.Name, wh.Namespace, port), nil
@@ -482,17 +476,8 @@ func (r *Reconciler) clusters(ctx context.Context, wh *computev1.ServerlessWareh
 
 // target is what the metrics source reads: the warehouse's ready pods with their clusters.
 func (r *Reconciler) target(ctx context.Context, wh *computev1.ServerlessWarehouse) metrics.Target {
-	t := metrics.Target{Namespace: wh.Namespace, Name: wh.Name}
-	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.InNamespace(wh.Namespace), client.MatchingLabels{computev1.LabelWarehouse: wh.Name}); err != nil {
-		return t
-	}
-	for _, p := range pods.Items {
-		if p.Status.PodIP != "" && p.DeletionTimestamp.IsZero() && podReady(&p) {
-			t.Pods = append(t.Pods, metrics.Pod{Name: p.Name, IP: p.Status.PodIP, Cluster: p.Labels[computev1.LabelCluster]})
-		}
-	}
-	return t
+	return metrics.Target{Namespace: wh.Namespace, Name: wh.Name,
+		Pods: pods.Targets(ctx, r.Client, wh.Namespace, client.MatchingLabels{computev1.LabelWarehouse: wh.Name})}
 }
 
 // policy is the warehouse's autoscaling policy: clusters scale on running plus queued queries,
@@ -625,15 +610,6 @@ func hasOutdated(cs []cluster, hash string) bool {
 	for _, c := range cs {
 		if c.Hash != hash && !c.draining() {
 			return true
-		}
-	}
-	return false
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
 		}
 	}
 	return false

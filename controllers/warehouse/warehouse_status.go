@@ -91,7 +91,7 @@ func computeStatus(wh *computev1.ServerlessWarehouse, obs observation, now time.
 			st.Autoscaling.LastScaleTime = &metav1.Time{Time: now.Truncate(time.Second)}
 		}
 		if st.Autoscaling.Reason != obs.decision.Reason && !obs.decision.NoData {
-			st.Autoscaling.Reason = truncate(obs.decision.Reason, 512)
+			st.Autoscaling.Reason = conditions.Truncate(obs.decision.Reason, 512)
 		}
 	}
 	metricsCondition(&st.Conditions, obs, wh.Generation, now)
@@ -157,7 +157,7 @@ func metricsCondition(conds *[]metav1.Condition, obs observation, gen int64, now
 		conditions.Set(conds, ConditionMetricsAvailable, metav1.ConditionFalse, ReasonAutoscalingDisabled,
 			"metrics.source is None: the warehouse keeps its minimum clusters and never stops on its own", gen, now)
 	case obs.metricsErr != nil:
-		conditions.Set(conds, ConditionMetricsAvailable, metav1.ConditionFalse, ReasonMetricsUnavailable, truncate(fmt.Sprintf(
+		conditions.Set(conds, ConditionMetricsAvailable, metav1.ConditionFalse, ReasonMetricsUnavailable, conditions.Truncate(fmt.Sprintf(
 			"cannot read the load, so the cluster count is held: %v", obs.metricsErr), 1024), gen, now)
 	default:
 		conditions.Set(conds, ConditionMetricsAvailable, metav1.ConditionTrue, ReasonMetricsAvailable, "load is read", gen, now)
@@ -179,11 +179,4 @@ func quotaMessage(q *quotaBlock) string {
 	}
 	return fmt.Sprintf("regional serverless quota of %s exceeded: %d DBU/h used, %d DBU/h requested for %s, quota %d DBU/h; nothing is stopped, and this warehouse proceeds when capacity frees",
 		q.Region, q.Used, q.Requested, what, q.Quota)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }

@@ -211,7 +211,7 @@ func (r *Reconciler) applyPolicies(ctx context.Context, ws *computev1.Workspace,
 	keep := sets.New[string]()
 	for _, p := range netpolicy.Compile(in) {
 		keep.Insert(p.Name)
-		if err := r.applyOwned(ctx, ws, p); err != nil {
+		if err := r.applier.ApplyOwned(ctx, ws, p); err != nil {
 			return 0, err
 		}
 	}
@@ -231,7 +231,7 @@ func (r *Reconciler) applyPolicies(ctx context.Context, ws *computev1.Workspace,
 // applyChildren applies the workload service account and, when the spec asks for them, the
 // quota, limit range and admin binding; those the spec no longer asks for are deleted.
 func (r *Reconciler) applyChildren(ctx context.Context, ws *computev1.Workspace) error {
-	if err := r.applyOwned(ctx, ws, desiredServiceAccount(ws)); err != nil {
+	if err := r.applier.ApplyOwned(ctx, ws, desiredServiceAccount(ws)); err != nil {
 		return err
 	}
 	quota, limits, admins := desiredQuota(ws), desiredLimitRange(ws), desiredRoleBinding(ws)
@@ -247,7 +247,7 @@ func (r *Reconciler) applyChildren(ctx context.Context, ws *computev1.Workspace)
 	} {
 		var err error
 		if c.want {
-			err = r.applyOwned(ctx, ws, c.obj)
+			err = r.applier.ApplyOwned(ctx, ws, c.obj)
 		} else {
 			err = r.deleteOwned(ctx, ws, c.empty, c.name)
 		}
@@ -256,15 +256,6 @@ func (r *Reconciler) applyChildren(ctx context.Context, ws *computev1.Workspace)
 		}
 	}
 	return nil
-}
-
-// applyOwned applies a child with the workspace as its controller.
-func (r *Reconciler) applyOwned(ctx context.Context, ws *computev1.Workspace, obj client.Object) error {
-	if err := controllerutil.SetControllerReference(ws, obj, r.Client.Scheme()); err != nil {
-		return err
-	}
-	_, err := r.applier.Apply(ctx, obj)
-	return err
 }
 
 // deleteOwned deletes a child if it exists and this workspace controls it.

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
@@ -72,6 +73,16 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
 	}
 	return true, nil
+}
+
+// ApplyOwned applies desired with owner as its controller, so that garbage collection deletes
+// it with the owner and the owner's controller sees its changes.
+func (a *Applier) ApplyOwned(ctx context.Context, owner, desired client.Object) error {
+	if err := controllerutil.SetControllerReference(owner, desired, a.Client.Scheme()); err != nil {
+		return err
+	}
+	_, err := a.Apply(ctx, desired)
+	return err
 }
 
 // toUnstructured turns a typed object into the apply intent: no status, no server-set metadata.

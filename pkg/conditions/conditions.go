@@ -19,6 +19,14 @@ func Set(conds *[]metav1.Condition, typ string, status metav1.ConditionStatus, r
 	})
 }
 
+// Truncate shortens a message to at most n bytes, for status fields with a maximum length.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
 // Summary is the Ready, Reconciling and Stalled conditions of one pass, which every kind sets
 // together so that kstatus reads them consistently.
 type Summary struct {

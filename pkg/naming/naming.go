@@ -2,7 +2,11 @@
 // controller and test agrees on them.
 package naming
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+)
 
 // Objects in each workspace namespace.
 const (
@@ -51,3 +55,12 @@ func ServingCertificate(endpoint string) string { return endpoint + "-tls" }
 
 // QuotaLedger names a region's quota ledger.
 func QuotaLedger(region string) string { return QuotaLedgerPrefix + region }
+
+// Hash is a short, stable hash of v's JSON, n hex digits long (at most 16), for names and
+// labels that change when a template does.
+func Hash(v any, n int) string {
+	data, _ := json.Marshal(v)
+	h := fnv.New64a()
+	_, _ = h.Write(data)
+	return fmt.Sprintf("%016x", h.Sum64())[:min(n, 16)]
+}

@@ -5,14 +5,12 @@ import (
 	"strings"
 
 	. "github.com/onsi/gomega"
-	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/test/framework"
@@ -64,22 +62,9 @@ func expectKStatus(obj client.Object, want status.Status) {
 // reconciles returns how many passes a controller has finished, from controller-runtime's
 // metrics.
 func reconciles(controller string) float64 {
-	families, err := metrics.Registry.(prometheus.Gatherer).Gather()
+	n, err := framework.CounterSum("controller_runtime_reconcile_total", "controller", controller)
 	Expect(err).NotTo(HaveOccurred())
-	total := 0.0
-	for _, f := range families {
-		if f.GetName() != "controller_runtime_reconcile_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == controller {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
+	return n
 }
 
 // inNamespaceOrNamed selects writes to objects in namespace ns or to cluster-scoped name.

@@ -12,7 +12,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -34,23 +33,9 @@ const (
 // zero, since the operator runs as a local process) with kubectl's kustomize, and waits for the
 // CRDs. root is the repository.
 func InstallOperator(ctx context.Context, cfg *rest.Config, root, kubectl string) error {
-	cmd := exec.CommandContext(ctx, kubectl, "kustomize", filepath.Join(root, "config", "local"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	objs, err := Kustomize(ctx, kubectl, filepath.Join(root, "config", "local"))
 	if err != nil {
-		return fmt.Errorf("kubectl kustomize config/local: %v: %s", err, stderr.String())
-	}
-	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			break
-		}
-		if len(u.Object) > 0 {
-			objs = append(objs, u)
-		}
+		return err
 	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
@@ -60,6 +45,18 @@ func InstallOperator(ctx context.Context, cfg *rest.Config, root, kubectl string
 		return err
 	}
 	return InstallCRDs(ctx, cfg, filepath.Join(root, "config", "crd", "bases"))
+}
+
+// Kustomize builds a kustomization with kubectl and returns its objects.
+func Kustomize(ctx context.Context, kubectl, dir string) ([]*unstructured.Unstructured, error) {
+	cmd := exec.CommandContext(ctx, kubectl, "kustomize", dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("kubectl kustomize %s: %v: %s", dir, err, stderr.String())
+	}
+	return decode(out, dir)
 }
 
 // OperatorKubeconfig writes a kubeconfig that authenticates as the operator's ServiceAccount,

@@ -7,7 +7,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/yaml"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
@@ -162,20 +160,7 @@ var _ = Describe("config/default", Ordered, func() {
 
 // forbidden counts reconcile errors the API server refused.
 func forbidden() float64 {
-	families, err := metrics.Registry.(prometheus.Gatherer).Gather()
+	n, err := framework.CounterSum("serverlessplane_reconcile_errors_total", "reason", string(metav1.StatusReasonForbidden))
 	Expect(err).NotTo(HaveOccurred())
-	total := 0.0
-	for _, f := range families {
-		if f.GetName() != "serverlessplane_reconcile_errors_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == string(metav1.StatusReasonForbidden) {
-					total += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return total
+	return n
 }

@@ -6,7 +6,6 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,8 +15,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -30,9 +27,8 @@ import (
 const OperatorUser = "system:serviceaccount:serverlessplane-system:serverlessplane-operator"
 
 var (
-	env       *framework.Env
-	k8s       client.Client
-	installed []*unstructured.Unstructured
+	env *framework.Env
+	k8s client.Client
 )
 
 func TestDeploy(t *testing.T) {
@@ -66,27 +62,16 @@ func install(cfg *rest.Config) (*configv1.OperatorConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(filepath.Join(assets, "kubectl"), "kustomize", filepath.Join(root, "config", "default"))
-	out, err := cmd.Output()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	installed, err := localcluster.Kustomize(ctx, filepath.Join(assets, "kubectl"), filepath.Join(root, "config", "default"))
 	if err != nil {
-		return nil, fmt.Errorf("kubectl kustomize config/default: %w", err)
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(string(out)), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			break
-		}
-		if len(u.Object) > 0 {
-			installed = append(installed, u)
-		}
+		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	if err := localcluster.Apply(ctx, c, installed); err != nil {
 		return nil, err
 	}
