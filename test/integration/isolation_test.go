@@ -4,6 +4,7 @@ import (
 	"github.com/mattfenwick/cyclonus/pkg/matcher"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,11 +77,22 @@ var _ = Describe("Workspace isolation (cyclonus matcher)", Ordered, func() {
 		pod := func(ip, ns string, labels map[string]string) *matcher.TrafficPeer {
 			return &matcher.TrafficPeer{IP: ip, Internal: &matcher.InternalPeer{Namespace: ns, NamespaceLabels: nsLabels(ns), PodLabels: labels}}
 		}
+		// Workload pods carry the labels of the pod templates the operator wrote.
+		template := func(ns string, selector client.MatchingLabels) map[string]string {
+			var labels map[string]string
+			Eventually(func(g Gomega) {
+				list := &appsv1.DeploymentList{}
+				g.Expect(k8s.List(ctx, list, client.InNamespace(ns), selector)).To(Succeed())
+				g.Expect(list.Items).NotTo(BeEmpty(), "deployments %v in %s", selector, ns)
+				labels = list.Items[0].Spec.Template.Labels
+			}).Should(Succeed())
+			return labels
+		}
 		warehouse := func(ns, name string) map[string]string {
-			return map[string]string{computev1.LabelWarehouse: name, computev1.LabelWorkspace: ns, computev1.LabelManagedBy: computev1.ManagedByValue}
+			return template(ns, client.MatchingLabels{computev1.LabelWarehouse: name})
 		}
 		entity := func(ns, ep, e string) map[string]string {
-			return map[string]string{computev1.LabelEndpoint: ep, computev1.LabelServedEntity: e, computev1.LabelWorkspace: ns}
+			return template(ns, client.MatchingLabels{computev1.LabelEndpoint: ep, computev1.LabelServedEntity: e})
 		}
 		return map[string]*matcher.TrafficPeer{
 			"A/w1":       pod("10.244.1.1", nsA, warehouse(nsA, "w1")),
