@@ -1,6 +1,7 @@
 package modelendpoint
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -96,6 +97,7 @@ func computeStatus(ep *computev1.ModelEndpoint, obs observation, now time.Time) 
 		st.State.Ready = computev1.EndpointReady
 	}
 	weighted(&st.Conditions, obs.weighted, ep.Generation, now)
+	metricsCondition(&st.Conditions, obs, ep.Generation, now)
 	conditions.Apply(&st.Conditions, summarize(obs, ready), ep.Generation, now)
 	return st
 }
@@ -133,6 +135,22 @@ func notServing(obs observation) string {
 		return "traffic not yet routed"
 	}
 	return strings.Join(names, ", ")
+}
+
+// metricsCondition says whether every served entity's load could be read.
+func metricsCondition(conds *[]metav1.Condition, obs observation, gen int64, now time.Time) {
+	var failures []string
+	disabled := len(obs.order) > 0
+	for _, name := range obs.order {
+		err := obs.entities[name].err
+		if !errors.Is(err, metrics.ErrDisabled) {
+			disabled = false
+		}
+		if err != nil && !errors.Is(err, metrics.ErrDisabled) {
+			failures = append(failures, name+": "+err.Error())
+		}
+	}
+	conditions.Metrics(conds, disabled, strings.Join(failures, "; "), gen, now)
 }
 
 func weighted(conds *[]metav1.Condition, ok bool, gen int64, now time.Time) {

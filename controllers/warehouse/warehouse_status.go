@@ -1,6 +1,7 @@
 package warehouse
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,8 +19,6 @@ const (
 	// ConditionQuotaExceeded is True while the regional quota holds the warehouse below what it
 	// wants; it is removed otherwise.
 	ConditionQuotaExceeded = "QuotaExceeded"
-	// ConditionMetricsAvailable is False while the load cannot be read.
-	ConditionMetricsAvailable = "MetricsAvailable"
 )
 
 // Reasons of the warehouse conditions.
@@ -32,9 +31,6 @@ const (
 	ReasonQuotaExceeded       = "QuotaExceeded"
 	ReasonRequirementsNotMet  = "ServerlessRequirementsNotMet"
 	ReasonWaitingForWorkspace = "WaitingForWorkspace"
-	ReasonMetricsUnavailable  = "MetricsUnavailable"
-	ReasonMetricsAvailable    = "MetricsAvailable"
-	ReasonAutoscalingDisabled = "AutoscalingDisabled"
 )
 
 // lastActiveResolution is how finely status.lastActiveTime moves: auto-stop counts minutes, and
@@ -150,18 +146,15 @@ func summarize(wh *computev1.ServerlessWarehouse, obs observation, s computev1.W
 }
 
 func metricsCondition(conds *[]metav1.Condition, obs observation, gen int64, now time.Time) {
-	switch {
-	case obs.decision == nil:
-		meta.RemoveStatusCondition(conds, ConditionMetricsAvailable)
-	case obs.metricsErr == metrics.ErrDisabled:
-		conditions.Set(conds, ConditionMetricsAvailable, metav1.ConditionFalse, ReasonAutoscalingDisabled,
-			"metrics.source is None: the warehouse keeps its minimum clusters and never stops on its own", gen, now)
-	case obs.metricsErr != nil:
-		conditions.Set(conds, ConditionMetricsAvailable, metav1.ConditionFalse, ReasonMetricsUnavailable, conditions.Truncate(fmt.Sprintf(
-			"cannot read the load, so the cluster count is held: %v", obs.metricsErr), 1024), gen, now)
-	default:
-		conditions.Set(conds, ConditionMetricsAvailable, metav1.ConditionTrue, ReasonMetricsAvailable, "load is read", gen, now)
+	if obs.decision == nil {
+		meta.RemoveStatusCondition(conds, conditions.ConditionMetricsAvailable)
+		return
 	}
+	failure := ""
+	if obs.metricsErr != nil {
+		failure = obs.metricsErr.Error()
+	}
+	conditions.Metrics(conds, errors.Is(obs.metricsErr, metrics.ErrDisabled), failure, gen, now)
 }
 
 func quotaCondition(conds *[]metav1.Condition, obs observation, gen int64, now time.Time) {

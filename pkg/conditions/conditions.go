@@ -27,6 +27,31 @@ func Truncate(s string, n int) string {
 	return s[:n-3] + "..."
 }
 
+// ConditionMetricsAvailable says whether the autoscaler can read an object's load.
+const ConditionMetricsAvailable = "MetricsAvailable"
+
+// Reasons of ConditionMetricsAvailable.
+const (
+	ReasonMetricsAvailable    = "MetricsAvailable"
+	ReasonMetricsUnavailable  = "MetricsUnavailable"
+	ReasonAutoscalingDisabled = "AutoscalingDisabled"
+)
+
+// Metrics sets MetricsAvailable: False with the failure when the load cannot be read (the
+// count is held), False when load-based scaling is off, True otherwise.
+func Metrics(conds *[]metav1.Condition, disabled bool, failure string, generation int64, now time.Time) {
+	switch {
+	case disabled:
+		Set(conds, ConditionMetricsAvailable, metav1.ConditionFalse, ReasonAutoscalingDisabled,
+			"metrics.source is None: counts stay at their minimum and nothing stops or scales to zero on its own", generation, now)
+	case failure != "":
+		Set(conds, ConditionMetricsAvailable, metav1.ConditionFalse, ReasonMetricsUnavailable,
+			Truncate("cannot read the load, so the count is held: "+failure, 1024), generation, now)
+	default:
+		Set(conds, ConditionMetricsAvailable, metav1.ConditionTrue, ReasonMetricsAvailable, "load is read", generation, now)
+	}
+}
+
 // Summary is the Ready, Reconciling and Stalled conditions of one pass, which every kind sets
 // together so that kstatus reads them consistently.
 type Summary struct {

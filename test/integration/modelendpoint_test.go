@@ -2,6 +2,7 @@ package integration
 
 import (
 	"crypto/x509"
+	"errors"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -18,6 +19,7 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers/modelendpoint"
 	"github.com/serverlessplane/operator/pkg/certs"
+	"github.com/serverlessplane/operator/pkg/conditions"
 	"github.com/serverlessplane/operator/pkg/naming"
 	b "github.com/serverlessplane/operator/test/builders"
 	"github.com/serverlessplane/operator/test/framework"
@@ -259,5 +261,21 @@ var _ = Describe("ModelEndpoint", func() {
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ep), ep)).To(Succeed())
 			g.Expect(ep.Status.ServedEntities[0].State).To(Equal(computev1.EntityReady))
 		}).Should(Succeed())
+	})
+
+	It("holds the replicas and says so when an entity's load cannot be read", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("blind")).Obj())
+		ep := b.Endpoint(ns, "fraud").Entity("v1", "main.risk.fraud", "1").ScaleToZero().Obj()
+		load.Fail(ns, "fraud", "v1", errors.New("no route to host"))
+		DeferCleanup(func() { load.Fail(ns, "fraud", "v1", nil) })
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		c := expectCondition(ep, conditions.ConditionMetricsAvailable, metav1.ConditionFalse, conditions.ReasonMetricsUnavailable)
+		Expect(c.Message).To(And(ContainSubstring("v1: "), ContainSubstring("no route to host")))
+		advance(10 * time.Minute)
+		Consistently(func(g Gomega) {
+			g.Expect(deploymentOf(g, ep, "v1").Spec.Replicas).To(HaveValue(BeEquivalentTo(1)), "never to zero on missing data")
+		}, 10*syncPeriod).Should(Succeed())
+		load.Fail(ns, "fraud", "v1", nil)
+		expectCondition(ep, conditions.ConditionMetricsAvailable, metav1.ConditionTrue, conditions.ReasonMetricsAvailable)
 	})
 })

@@ -20,6 +20,7 @@ import (
 	"github.com/serverlessplane/operator/controllers/warehouse"
 	"github.com/serverlessplane/operator/controllers/workspace"
 	"github.com/serverlessplane/operator/internal/workspaceref"
+	"github.com/serverlessplane/operator/pkg/conditions"
 	"github.com/serverlessplane/operator/pkg/metrics"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
@@ -246,7 +247,7 @@ var _ = Describe("ServerlessWarehouse", func() {
 		expectState(wh, computev1.WarehouseRunning, 2)
 		load.Fail(ns, "bi", "", errors.New("connection refused"))
 		DeferCleanup(func() { load.Fail(ns, "bi", "", nil) })
-		c := expectCondition(wh, warehouse.ConditionMetricsAvailable, metav1.ConditionFalse, warehouse.ReasonMetricsUnavailable)
+		c := expectCondition(wh, conditions.ConditionMetricsAvailable, metav1.ConditionFalse, conditions.ReasonMetricsUnavailable)
 		Expect(c.Message).To(ContainSubstring("connection refused"))
 		advance(10 * time.Minute)
 		Consistently(func(g Gomega) {
