@@ -98,7 +98,8 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	return (&modelendpoint.Reconciler{
 		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock, Metrics: opts.Metrics,
-		Recorder: mgr.GetEventRecorder("serverlessplane-modelendpoint"),
+		Recorder:                mgr.GetEventRecorder("serverlessplane-modelendpoint"),
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 		Authority: &modelendpoint.Authority{
 			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Config: opts.Config, Clock: opts.Clock,
 			Applier: apply.New(mgr.GetClient()),

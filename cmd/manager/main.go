@@ -30,11 +30,13 @@ func run() error {
 		metricsAddr    string
 		probeAddr      string
 		leaderElection bool
+		workers        int
 	)
 	flag.StringVar(&configPath, "config", "", "Path of the OperatorConfig file; empty uses the defaults.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the liveness and readiness probes.")
 	flag.BoolVar(&leaderElection, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
+	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Warehouses and model endpoints reconciled at once, per controller.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -63,7 +65,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.SetupWithManager(mgr, controllers.Options{Config: cfg}); err != nil {
+	if err := controllers.SetupWithManager(mgr, controllers.Options{Config: cfg, MaxConcurrentReconciles: workers}); err != nil {
 		return fmt.Errorf("setting up controllers: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

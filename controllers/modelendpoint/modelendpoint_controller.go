@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -46,6 +47,9 @@ type Reconciler struct {
 	Recorder  events.EventRecorder
 	Metrics   metrics.Source
 	Authority *Authority
+	// MaxConcurrentReconciles is how many endpoints reconcile at once: each ticks every
+	// modelServing.syncPeriod.
+	MaxConcurrentReconciles int
 
 	applier *apply.Applier
 	// gatewayAPI is whether the Gateway API was installed when the operator started.
@@ -372,6 +376,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&computev1.ModelEndpoint{}).
 		Named("modelendpoint").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&corev1.Secret{}).
