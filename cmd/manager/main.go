@@ -61,6 +61,8 @@ func run() error {
 		LeaderElection:          leaderElection,
 		LeaderElectionID:        "serverlessplane-operator",
 		LeaderElectionNamespace: cfg.OperatorNamespace,
+		// The process exits when the manager stops, so it can hand the lease over at once.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
