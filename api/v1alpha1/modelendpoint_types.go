@@ -286,7 +286,8 @@ type ModelEndpointStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are Ready, Reconciling, Stalled and WeightedRouting.
+	// conditions are Ready, Reconciling, Stalled, WeightedRouting (whether the gateway routes
+	// the traffic split) and MetricsAvailable (whether the autoscaler reads the load).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

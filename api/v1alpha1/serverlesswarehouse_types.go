@@ -191,7 +191,8 @@ type ServerlessWarehouseStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are Ready, Reconciling and Stalled.
+	// conditions are Ready, Reconciling and Stalled, QuotaExceeded while the regional quota holds
+	// the warehouse back, and MetricsAvailable for the load the autoscaler reads.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
