@@ -1,8 +1,11 @@
 package modelendpoint
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,7 +33,18 @@ type Authority struct {
 	Config  *configv1.OperatorConfig
 	Clock   clock.PassiveClock
 	Applier *apply.Applier
+
+	// mu guards what the last check of the operator-wide objects saw: the CA it checked them
+	// against and when they are next due.
+	mu        sync.Mutex
+	checkedCA []byte
+	nextCheck time.Time
 }
+
+// recheck bounds how long the operator-wide objects (the CA bundle and the gateway's client
+// certificate) go unchecked between endpoint passes: every endpoint needs the CA on every pass,
+// but these change only with the CA or at renewal.
+const recheck = 5 * time.Minute
 
 // Ensure returns the CA, creating it on first use, and keeps the CA bundle ConfigMap and the
 // gateway's client certificate current in the operator namespace.
@@ -39,28 +53,55 @@ func (a *Authority) Ensure(ctx context.Context) (certs.Pair, error) {
 	if err != nil {
 		return ca, err
 	}
-	ns := a.Config.OperatorNamespace
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.Clock.Now()
+	if bytes.Equal(a.checkedCA, ca.Cert) && now.Before(a.nextCheck) {
+		return ca, nil
+	}
+	renewAt, err := a.ensureOperatorObjects(ctx, ca, now)
+	if err != nil {
+		return ca, err
+	}
+	a.checkedCA, a.nextCheck = ca.Cert, now.Add(recheck)
+	if renewAt.Before(a.nextCheck) {
+		a.nextCheck = renewAt
+	}
+	return ca, nil
+}
+
+// ensureOperatorObjects applies the CA bundle and renews the gateway's client certificate if
+// due, and returns when it will next be due.
+func (a *Authority) ensureOperatorObjects(ctx context.Context, ca certs.Pair, now time.Time) (time.Time, error) {
+	ns, renewBefore := a.Config.OperatorNamespace, a.Config.Certificates.RenewBefore.Duration
 	bundle := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: naming.CABundle, Namespace: ns},
 		Data:       map[string]string{"ca.crt": string(ca.Cert)},
 	}
 	if _, err := a.Applier.Apply(ctx, bundle); err != nil {
-		return ca, err
+		return now, err
 	}
 	current := &corev1.Secret{}
-	err = a.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.GatewayClientSecret}, current)
+	err := a.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.GatewayClientSecret}, current)
 	if client.IgnoreNotFound(err) != nil {
-		return ca, err
+		return now, err
 	}
-	if renew, _ := certs.Renewal(current.Data[corev1.TLSCertKey], ca.Cert, nil, a.Clock.Now(), a.Config.Certificates.RenewBefore.Duration); !renew {
-		return ca, nil
+	cert := current.Data[corev1.TLSCertKey]
+	if renew, _ := certs.Renewal(cert, ca.Cert, nil, now, renewBefore); renew {
+		pair, err := certs.Issue(ca, certs.Client, GatewayClientName, nil, now, a.Config.Certificates.ServingValidity.Duration)
+		if err != nil {
+			return now, err
+		}
+		if _, err := a.Applier.Apply(ctx, tlsSecret(ns, naming.GatewayClientSecret, pair, ca)); err != nil {
+			return now, err
+		}
+		cert = pair.Cert
 	}
-	pair, err := certs.Issue(ca, certs.Client, GatewayClientName, nil, a.Clock.Now(), a.Config.Certificates.ServingValidity.Duration)
+	parsed, err := certs.ParseCert(cert)
 	if err != nil {
-		return ca, err
+		return now, err
 	}
-	_, err = a.Applier.Apply(ctx, tlsSecret(ns, naming.GatewayClientSecret, pair, ca))
-	return ca, err
+	return parsed.NotAfter.Add(-renewBefore), nil
 }
 
 // load reads the CA Secret, or creates it. Create, not apply: of two writers, one wins and

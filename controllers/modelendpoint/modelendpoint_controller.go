@@ -342,7 +342,11 @@ func (r *Reconciler) requeue(obs observation, renewAt time.Time) ctrl.Result {
 
 func recordMetrics(before, ep *computev1.ModelEndpoint) {
 	telemetry.SetReady("ModelEndpoint", ep.Namespace, ep.Name, ep.Status.Conditions)
-	telemetry.EntityReplicas.DeletePartialMatch(map[string]string{"namespace": ep.Namespace, "endpoint": ep.Name})
+	for _, old := range before.Status.ServedEntities {
+		if previousEntity(ep, old.Name) == nil {
+			telemetry.ForgetEntity(ep.Namespace, ep.Name, old.Name)
+		}
+	}
 	for _, es := range ep.Status.ServedEntities {
 		telemetry.Counts(telemetry.EntityReplicas, es.Replicas, es.ReadyReplicas, es.DesiredReplicas, ep.Namespace, ep.Name, es.Name)
 		if es.InFlightRequests != nil {

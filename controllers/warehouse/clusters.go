@@ -15,6 +15,7 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/pkg/metrics"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
 	"github.com/serverlessplane/operator/pkg/podsecurity"
@@ -163,6 +164,22 @@ func nextClusterIDs(hash string, taken map[string]bool, n int32) []string {
 		}
 	}
 	return ids
+}
+
+// observeClusters turns the cluster Deployments into what the planner and the autoscaler know,
+// in the same order, with each cluster's load when the warehouse's load was read.
+func observeClusters(deployments []appsv1.Deployment, load *metrics.WarehouseLoad) []cluster {
+	byCluster := map[string]float64{}
+	if load != nil {
+		for id, l := range load.Clusters {
+			byCluster[id] = l.Running + l.Queued
+		}
+	}
+	clusters := make([]cluster, 0, len(deployments))
+	for i := range deployments {
+		clusters = append(clusters, observeCluster(&deployments[i], byCluster, load != nil))
+	}
+	return clusters
 }
 
 // observeCluster turns a cluster Deployment into what the planner knows.

@@ -111,20 +111,22 @@ func (r *Reconciler) reconcile(ctx context.Context, wh *computev1.ServerlessWare
 	if err != nil {
 		return obs, err
 	}
-	var load metrics.WarehouseLoad
 	if obs.stalledReason == "" && obs.waiting == "" {
-		load, obs.metricsErr = r.Metrics.Warehouse(ctx, r.target(ctx, wh))
-		if obs.metricsErr == nil {
+		load, err := r.Metrics.Warehouse(ctx, r.target(ctx, wh))
+		if obs.metricsErr = err; err == nil {
 			obs.load = &load
 		}
-		if err := r.decide(ctx, wh, region, size, deployments, &obs); err != nil {
+	}
+	clusters := observeClusters(deployments, obs.load)
+	if obs.stalledReason == "" && obs.waiting == "" {
+		if err := r.decide(ctx, wh, region, size, deployments, clusters, &obs); err != nil {
 			return obs, err
 		}
 	}
 	if obs.waiting != "" {
 		return obs, nil
 	}
-	if err := r.scale(ctx, wh, region, size, deployments, &obs); err != nil {
+	if err := r.scale(ctx, wh, region, size, deployments, clusters, &obs); err != nil {
 		return obs, err
 	}
 	if obs.stalledReason != "" {
@@ -166,7 +168,7 @@ func (r *Reconciler) checkRequirements(ctx context.Context, wh *computev1.Server
 
 // decide asks the autoscaler how many clusters the warehouse wants, then how many the regional
 // quota lets it have.
-func (r *Reconciler) decide(ctx context.Context, wh *computev1.ServerlessWarehouse, region *configv1.Region, size *configv1.ClusterSizeSpec, deployments []appsv1.Deployment, obs *observation) error {
+func (r *Reconciler) decide(ctx context.Context, wh *computev1.ServerlessWarehouse, region *configv1.Region, size *configv1.ClusterSizeSpec, deployments []appsv1.Deployment, clusters []cluster, obs *observation) error {
 	now := r.Clock.Now()
 	p := r.policy(wh)
 	st := r.states.Get(stateKey(wh), func() *autoscaler.State {
@@ -183,10 +185,10 @@ func (r *Reconciler) decide(ctx context.Context, wh *computev1.ServerlessWarehou
 		st.Observe(p, autoscaler.Sample{Time: now, Load: running + queued, QueueWait: obs.load.QueueWait})
 	}
 	active, ready := int32(0), int32(0)
-	for i := range deployments {
-		if _, draining := deployments[i].Annotations[AnnotationDrainingSince]; !draining {
+	for _, c := range clusters {
+		if !c.draining() {
 			active++
-			if observeCluster(&deployments[i], nil, false).Ready {
+			if c.Ready {
 				ready++
 			}
 		}
@@ -214,19 +216,10 @@ func (r *Reconciler) decide(ctx context.Context, wh *computev1.ServerlessWarehou
 
 // scale plans the clusters, reserves quota for new ones, applies the plan and settles the
 // warehouse's allocation to what remains.
-func (r *Reconciler) scale(ctx context.Context, wh *computev1.ServerlessWarehouse, region *configv1.Region, size *configv1.ClusterSizeSpec, deployments []appsv1.Deployment, obs *observation) error {
-	loadByCluster, loadKnown := map[string]float64{}, obs.load != nil
-	if obs.load != nil {
-		for id, l := range obs.load.Clusters {
-			loadByCluster[id] = l.Running + l.Queued
-		}
-	}
+func (r *Reconciler) scale(ctx context.Context, wh *computev1.ServerlessWarehouse, region *configv1.Region, size *configv1.ClusterSizeSpec, deployments []appsv1.Deployment, clusters []cluster, obs *observation) error {
 	byID := map[string]*appsv1.Deployment{}
-	var clusters []cluster
-	for i := range deployments {
-		c := observeCluster(&deployments[i], loadByCluster, loadKnown)
-		byID[c.ID] = &deployments[i]
-		clusters = append(clusters, c)
+	for i := range clusters {
+		byID[clusters[i].ID] = &deployments[i]
 	}
 	desired := obs.desired
 	if obs.stalledReason != "" {

@@ -117,7 +117,13 @@ func (r *Reconciler) reconcile(ctx context.Context, ws *computev1.Workspace) (ob
 // workspace's. A namespace the operator did not create for this workspace is never touched.
 func (r *Reconciler) ensureNamespace(ctx context.Context, ws *computev1.Workspace) (namespaceState, error) {
 	live := &corev1.Namespace{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Name: ws.Name}, live)
+	key := client.ObjectKey{Name: ws.Name}
+	// The cache holds the namespaces the operator created; only a miss, a new workspace or a
+	// namespace someone else created, needs the API server.
+	err := r.Client.Get(ctx, key, live)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, live)
+	}
 	if apierrors.IsNotFound(err) {
 		ns := desiredNamespace(ws)
 		ns.Labels[computev1.LabelManagedBy] = computev1.ManagedByValue

@@ -12,7 +12,6 @@ import (
 // Reasons of the workspace conditions.
 const (
 	ReasonReady                = "Ready"
-	ReasonProvisioning         = "Provisioning"
 	ReasonUnknownRegion        = "UnknownRegion"
 	ReasonReservedName         = "ReservedName"
 	ReasonNamespaceConflict    = "NamespaceConflict"

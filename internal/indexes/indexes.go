@@ -12,20 +12,12 @@ import (
 // WorkspaceNCC indexes workspaces by spec.networkConnectivityConfig.
 const WorkspaceNCC = "spec.networkConnectivityConfig"
 
-// WorkspaceRegion indexes workspaces by spec.region.
-const WorkspaceRegion = "spec.region"
-
 // Setup registers every index with the manager's cache.
 func Setup(ctx context.Context, idx client.FieldIndexer) error {
-	if err := idx.IndexField(ctx, &computev1.Workspace{}, WorkspaceNCC, func(o client.Object) []string {
+	return idx.IndexField(ctx, &computev1.Workspace{}, WorkspaceNCC, func(o client.Object) []string {
 		if n := o.(*computev1.Workspace).Spec.NetworkConnectivityConfig; n != "" {
 			return []string{n}
 		}
 		return nil
-	}); err != nil {
-		return err
-	}
-	return idx.IndexField(ctx, &computev1.Workspace{}, WorkspaceRegion, func(o client.Object) []string {
-		return []string{o.(*computev1.Workspace).Spec.Region}
 	})
 }

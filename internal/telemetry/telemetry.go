@@ -6,6 +6,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,22 +82,39 @@ func Decision(kind, namespace, name, entity string, before, after int32) {
 	}
 }
 
+// readyReasons remembers the reason each object's Ready series carries, so that a pass replaces
+// only that one series when the reason changes rather than searching every series.
+var readyReasons = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
+
 // SetReady records an object's Ready condition, replacing the series of its previous reason.
 func SetReady(kind, namespace, name string, conds []metav1.Condition) {
-	Ready.DeletePartialMatch(prometheus.Labels{"kind": kind, "namespace": namespace, "name": name})
 	for _, c := range conds {
-		if c.Type == "Ready" {
-			v := 0.0
-			if c.Status == metav1.ConditionTrue {
-				v = 1
-			}
-			Ready.WithLabelValues(kind, namespace, name, c.Reason).Set(v)
+		if c.Type != "Ready" {
+			continue
 		}
+		key := kind + "/" + namespace + "/" + name
+		readyReasons.Lock()
+		if old, ok := readyReasons.m[key]; ok && old != c.Reason {
+			Ready.DeleteLabelValues(kind, namespace, name, old)
+		}
+		readyReasons.m[key] = c.Reason
+		readyReasons.Unlock()
+		v := 0.0
+		if c.Status == metav1.ConditionTrue {
+			v = 1
+		}
+		Ready.WithLabelValues(kind, namespace, name, c.Reason).Set(v)
 	}
 }
 
 // Forget deletes every series of an object that is gone.
 func Forget(kind, namespace, name string) {
+	readyReasons.Lock()
+	delete(readyReasons.m, kind+"/"+namespace+"/"+name)
+	readyReasons.Unlock()
 	Ready.DeletePartialMatch(prometheus.Labels{"kind": kind, "namespace": namespace, "name": name})
 	ObservedLoad.DeletePartialMatch(prometheus.Labels{"kind": kind, "namespace": namespace, "name": name})
 	Decisions.DeletePartialMatch(prometheus.Labels{"kind": kind, "namespace": namespace, "name": name})
@@ -106,6 +124,14 @@ func Forget(kind, namespace, name string) {
 	case "ModelEndpoint":
 		EntityReplicas.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "endpoint": name})
 	}
+}
+
+// ForgetEntity deletes the series of a served entity removed from its endpoint.
+func ForgetEntity(namespace, endpoint, entity string) {
+	for _, state := range []string{"current", "ready", "desired"} {
+		EntityReplicas.DeleteLabelValues(namespace, endpoint, entity, state)
+	}
+	ObservedLoad.DeleteLabelValues("ModelEndpoint", namespace, endpoint, entity)
 }
 
 // Quota records a region's quota figures.

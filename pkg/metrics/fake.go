@@ -12,14 +12,13 @@ type Fake struct {
 	warehouses map[string]WarehouseLoad
 	entities   map[string]float64
 	failures   map[string]error
-	reads      map[string]int
 }
 
 // NewFake returns a Fake with no load anywhere.
 func NewFake() *Fake {
 	return &Fake{
 		warehouses: map[string]WarehouseLoad{}, entities: map[string]float64{},
-		failures: map[string]error{}, reads: map[string]int{},
+		failures: map[string]error{},
 	}
 }
 
@@ -51,19 +50,11 @@ func (f *Fake) Fail(namespace, name, entity string, err error) {
 	f.failures[k] = err
 }
 
-// Reads returns how many times a workload's load was read.
-func (f *Fake) Reads(namespace, name, entity string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.reads[key(Target{Namespace: namespace, Name: name, Entity: entity})]
-}
-
 // Warehouse returns the scripted load, which defaults to none.
 func (f *Fake) Warehouse(_ context.Context, t Target) (WarehouseLoad, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := key(t)
-	f.reads[k]++
 	if err := f.failures[k]; err != nil {
 		return WarehouseLoad{}, err
 	}
@@ -83,7 +74,6 @@ func (f *Fake) InFlight(_ context.Context, t Target) (float64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := key(t)
-	f.reads[k]++
 	if err := f.failures[k]; err != nil {
 		return 0, fmt.Errorf("fake: %w", err)
 	}

@@ -27,8 +27,6 @@ const (
 const (
 	// WorkspaceAdminClusterRole manages warehouses and endpoints and reads events.
 	WorkspaceAdminClusterRole = "serverlessplane-workspace-admin"
-	// WorkspaceViewerClusterRole reads warehouses, endpoints and events.
-	WorkspaceViewerClusterRole = "serverlessplane-workspace-viewer"
 )
 
 // Objects in the operator namespace.

@@ -6,7 +6,6 @@ package quota
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -68,14 +67,4 @@ func Decode(data map[string]string) (Ledger, error) {
 		l[Key(ns, name)] = n
 	}
 	return l, nil
-}
-
-// Keys lists the ledger's keys, sorted.
-func (l Ledger) Keys() []string {
-	keys := make([]string, 0, len(l))
-	for k := range l {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

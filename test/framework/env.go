@@ -46,8 +46,6 @@ type Options struct {
 	Now time.Time
 	// ExtraCRDs are more CRD directories or files to install, such as the Gateway API's.
 	ExtraCRDs []string
-	// NoManager starts the API server only: for tests of admission and of the CRDs themselves.
-	NoManager bool
 	// Customize lets a suite adjust the controller options (a fake metrics source, say).
 	Customize func(*controllers.Options)
 	// NoCRDs starts the API server without the operator's CRDs, for a suite that installs them
@@ -73,7 +71,7 @@ type Env struct {
 	OperatorConfig *configv1.OperatorConfig
 	// Scheme knows every kind the operator uses.
 	Scheme *runtime.Scheme
-	// Manager is the running manager; nil with NoManager.
+	// Manager is the running manager.
 	Manager ctrl.Manager
 	// Writes records every write the manager's client makes.
 	Writes *WriteLog
@@ -138,9 +136,6 @@ func Start(opts Options) (*Env, error) {
 		if err := e.Client.Create(ctx, ns); err != nil {
 			return nil, e.stopOnError(err)
 		}
-	}
-	if opts.NoManager {
-		return e, nil
 	}
 	managerConfig := rest.CopyConfig(e.Config)
 	if opts.Impersonate != "" {

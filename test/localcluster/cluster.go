@@ -189,25 +189,6 @@ func (c *Cluster) Stop() {
 	c.procs = nil
 }
 
-// Exited reports a component that has exited while the cluster should be running.
-func (c *Cluster) Exited() error {
-	for _, p := range c.procs {
-		if done, err := p.exited(); done {
-			return fmt.Errorf("%s exited (%v); see %s", p.name, err, p.log.Name())
-		}
-	}
-	return nil
-}
-
-// Pids lists the process ids of the running components.
-func (c *Cluster) Pids() []int {
-	var pids []int
-	for _, p := range c.procs {
-		pids = append(pids, p.cmd.Process.Pid)
-	}
-	return pids
-}
-
 // Kubectl returns a kubectl command against the cluster, from BinDir when it has one.
 func (c *Cluster) Kubectl(binDir string, args ...string) *exec.Cmd {
 	kubectl := filepath.Join(binDir, "kubectl")

@@ -93,6 +93,12 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, dir string) error {
 	if err != nil {
 		return err
 	}
+	return ApplyAndWait(ctx, cfg, objs)
+}
+
+// ApplyAndWait server-side applies objs in order and waits until the CRDs among them are
+// Established.
+func ApplyAndWait(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) error {
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		return err
@@ -102,6 +108,9 @@ func InstallCRDs(ctx context.Context, cfg *rest.Config, dir string) error {
 	}
 	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		for _, o := range objs {
+			if o.GetKind() != "CustomResourceDefinition" {
+				continue
+			}
 			crd := &unstructured.Unstructured{}
 			crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
 			if err := c.Get(ctx, client.ObjectKey{Name: o.GetName()}, crd); err != nil {

@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
@@ -37,14 +36,7 @@ func InstallOperator(ctx context.Context, cfg *rest.Config, root, kubectl string
 	if err != nil {
 		return err
 	}
-	c, err := client.New(cfg, client.Options{})
-	if err != nil {
-		return err
-	}
-	if err := Apply(ctx, c, objs); err != nil {
-		return err
-	}
-	return InstallCRDs(ctx, cfg, filepath.Join(root, "config", "crd", "bases"))
+	return ApplyAndWait(ctx, cfg, objs)
 }
 
 // Kustomize builds a kustomization with kubectl and returns its objects.

@@ -68,14 +68,11 @@ func install(cfg *rest.Config) (*configv1.OperatorConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := localcluster.ApplyAndWait(ctx, cfg, installed); err != nil {
+		return nil, err
+	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
-		return nil, err
-	}
-	if err := localcluster.Apply(ctx, c, installed); err != nil {
-		return nil, err
-	}
-	if err := localcluster.InstallCRDs(ctx, cfg, filepath.Join(root, "config", "crd", "bases")); err != nil {
 		return nil, err
 	}
 	for _, o := range installed {
