@@ -52,6 +52,8 @@ type Policy struct {
 	IdleGrace   time.Duration
 	// QueueWaitThreshold, if set, adds a replica while the oldest queued item waits longer.
 	QueueWaitThreshold time.Duration
+	// Sizing is how load becomes a count; empty is SizingUtilization.
+	Sizing Sizing
 }
 
 // Sample is one observation of load.
@@ -94,6 +96,8 @@ type State struct {
 	PanicPeak       int32
 	// LastActive is the last time the load was above zero (or the workload was created).
 	LastActive time.Time
+	// Noise is the load's last observed noise, as a share of its level (SizingObserved).
+	Noise float64
 }
 
 // Recommendation is a desired count computed at a time, before stabilization.
@@ -171,6 +175,10 @@ func Decide(p Policy, s *State, in Input) Decision {
 		return d.Capped(in.Cap, in.Current)
 	}
 
+	if p.Sizing == SizingObserved {
+		return decideObservedBounded(p, s, in, floor, stable, idleFor)
+	}
+
 	desired := ceilDiv(stable, target)
 	reason := fmt.Sprintf("load %.1f over target %.1f per replica", stable, target)
 	if in.Current > 0 {
@@ -235,6 +243,39 @@ func Decide(p Policy, s *State, in Input) Decision {
 		reason = fmt.Sprintf("idle for %s (grace %s): scaling to zero", idleFor.Round(time.Second), p.IdleGrace)
 	}
 	d := Decision{Desired: desired, Reason: reason, Panic: panicking, Load: stable}
+	return d.Capped(in.Cap, in.Current)
+}
+
+func decideObservedBounded(p Policy, s *State, in Input, floor int32, stable float64, idleFor time.Duration) Decision {
+	desired, reason := decideObserved(p, s, in.Now)
+	s.remember(in.Now, desired)
+	latest := s.Samples[len(s.Samples)-1]
+	if p.QueueWaitThreshold > 0 && latest.QueueWait >= p.QueueWaitThreshold && desired <= in.Current {
+		desired = in.Current + 1
+		reason = fmt.Sprintf("oldest queued query waited %s (threshold %s): adding a cluster",
+			latest.QueueWait.Round(time.Second), p.QueueWaitThreshold)
+	}
+	if desired < in.Current {
+		if held := s.highestSince(in.Now.Add(-p.ScaleDownStabilization)); held > desired {
+			desired = min(held, in.Current)
+			reason += fmt.Sprintf("; scale-down stabilized at %d (highest in %s)", desired, p.ScaleDownStabilization)
+		}
+	}
+	switch {
+	case desired < floor:
+		desired = floor
+		reason += fmt.Sprintf("; raised to the minimum %d", floor)
+	case desired > p.Max:
+		desired = p.Max
+		reason += fmt.Sprintf("; limited to the maximum %d", p.Max)
+	}
+	if floor == 0 && desired > 0 && stable == 0 && p.ScaleToZero {
+		desired = 0
+	}
+	if desired == 0 && in.Current > 0 {
+		reason = fmt.Sprintf("idle for %s (grace %s): scaling to zero", idleFor.Round(time.Second), p.IdleGrace)
+	}
+	d := Decision{Desired: desired, Reason: reason, Load: stable}
 	return d.Capped(in.Cap, in.Current)
 }
 

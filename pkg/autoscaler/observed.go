@@ -1,0 +1,130 @@
+package autoscaler
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Sizing says how load becomes a count of replicas.
+type Sizing string
+
+const (
+	// SizingUtilization sizes for the stable window's average load at TargetUtilization of
+	// TargetPerReplica, with the tolerance band, panic mode and the scale-up rate limit: the
+	// rule of the Knative KPA and the Kubernetes HPA. It is the zero value.
+	SizingUtilization Sizing = "Utilization"
+	// SizingObserved sizes for the load the workload was seen to reach, at the full
+	// TargetPerReplica: the stable window's peak plus a share of the observed noise, a rise
+	// sized with headroom for that noise, and a sharp, sustained drop followed at once.
+	SizingObserved Sizing = "Observed"
+)
+
+const (
+	// noiseZ is how many standard deviations of the observed noise a level known from few
+	// samples (a rise, a young window) gets as headroom: its one sample may sit low in its noise.
+	noiseZ = 2
+	// peakMargin is the share of the observed noise added to the stable window's peak: the
+	// seconds between samples and the next cold start may go a little higher than any sample.
+	peakMargin = 0.2
+	// dropShare is how far the load must fall, as a share of the stable window's peak, for the
+	// samples from before the fall to be forgotten.
+	dropShare = 0.5
+	// minNoiseSamples is how many pairs of consecutive non-zero samples the noise is estimated
+	// from; until then, headroom is that of TargetUtilization.
+	minNoiseSamples = 6
+)
+
+// decideObserved is the count for SizingObserved, before bounds, and its reason.
+func decideObserved(p Policy, s *State, now time.Time) (int32, string) {
+	perReplica := p.TargetPerReplica
+	if perReplica <= 0 {
+		perReplica = 1
+	}
+	reason := ""
+	if recent, ok := s.sustainedDrop(p, now); ok {
+		// A sharp drop that lasted half a panic window: the old peak no longer says anything
+		// about the load. Guessing wrong costs one cold start of under-capacity, as a burst does.
+		s.Samples, s.Recommendations = recent, nil
+		reason = fmt.Sprintf("load fell below %.0f%% of its peak for %s: ", dropShare*100, dropWindow(p))
+	}
+	if noise := relativeNoise(s.Samples); noise > 0 {
+		s.Noise = noise
+	}
+	// Headroom for a level known from few samples: noiseZ times the observed noise, never more
+	// than TargetUtilization would give (its headroom before any noise is observed).
+	headroom := 0.0
+	if p.TargetUtilization > 0 && p.TargetUtilization < 1 {
+		headroom = 1/p.TargetUtilization - 1
+	}
+	if s.Noise > 0 {
+		headroom = min(noiseZ*s.Noise, headroom)
+	}
+
+	peak := peakOf(s.Samples)
+	margin := peakMargin * s.Noise
+	desired := ceilDiv(peak*(1+margin), perReplica)
+	why := fmt.Sprintf("peak load %.0f in %s +%.1f%% for its noise at %.0f per replica", peak, p.StableWindow, margin*100, perReplica)
+
+	latest := s.Samples[len(s.Samples)-1]
+	if earlier := s.Samples[:len(s.Samples)-1]; len(earlier) > 0 && latest.Load > peakOf(earlier) {
+		if n := ceilDiv(latest.Load*(1+headroom), perReplica); n > desired {
+			desired = n
+			why = fmt.Sprintf("load rose to %.0f: +%.0f%% headroom for its noise at %.0f per replica", latest.Load, headroom*100, perReplica)
+		}
+	}
+	if span := now.Sub(s.Samples[0].Time); span < p.StableWindow/2 {
+		level, _ := average(s.Samples, time.Time{})
+		if n := ceilDiv(level*(1+headroom), perReplica); n > desired {
+			desired = n
+			why = fmt.Sprintf("load %.1f seen for %s only: +%.0f%% headroom for its noise at %.0f per replica", level, span, headroom*100, perReplica)
+		}
+	}
+	return desired, reason + why
+}
+
+// dropWindow is how long a drop must last: half the panic window.
+func dropWindow(p Policy) time.Duration { return p.PanicWindow / 2 }
+
+// sustainedDrop reports whether every sample of the drop window, two at least, is below
+// dropShare of the peak before it, and if so returns the samples of the drop window.
+func (s *State) sustainedDrop(p Policy, now time.Time) ([]Sample, bool) {
+	cutoff := now.Add(-dropWindow(p))
+	i := len(s.Samples)
+	for i > 0 && s.Samples[i-1].Time.After(cutoff) {
+		i--
+	}
+	recent := s.Samples[i:]
+	if i == 0 || len(recent) < 2 || peakOf(recent) >= dropShare*peakOf(s.Samples[:i]) {
+		return nil, false
+	}
+	return slices.Clone(recent), true
+}
+
+func peakOf(samples []Sample) float64 {
+	m := 0.0
+	for _, s := range samples {
+		m = math.Max(m, s.Load)
+	}
+	return m
+}
+
+// relativeNoise is the load's noise as a share of its level, from the median change between
+// consecutive non-zero samples, which a burst's edge or a slow ramp barely moves: for
+// independent noise of standard deviation σ, the median of |x(t) - x(t-1)| is 0.954σ. It is 0
+// with fewer than minNoiseSamples pairs.
+func relativeNoise(samples []Sample) float64 {
+	var rel []float64
+	for i := 1; i < len(samples); i++ {
+		a, b := samples[i-1].Load, samples[i].Load
+		if a > 0 && b > 0 {
+			rel = append(rel, math.Abs(b-a)/((a+b)/2))
+		}
+	}
+	if len(rel) < minNoiseSamples {
+		return 0
+	}
+	slices.Sort(rel)
+	return rel[len(rel)/2] / 0.954
+}
