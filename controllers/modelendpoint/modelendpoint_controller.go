@@ -314,6 +314,7 @@ func (r *Reconciler) policy(e *computev1.ServedEntity, b bounds) autoscaler.Poli
 		ScaleUpPercent: a.ScaleUpLimitPercent, ScaleUpReplicas: a.ScaleUpLimitReplicas, ScaleUpPeriod: a.ScaleUpPeriod.Duration,
 		ScaleDownStabilization: r.Config.ModelServing.ScaleDownStabilization.Duration,
 		ScaleToZero:            e.ScaleToZero == computev1.ScaleToZeroEnabled, IdleGrace: a.ScaleToZeroGracePeriod.Duration,
+		Sizing: autoscaler.Sizing(r.Config.ModelServing.Sizing),
 	}
 }
 

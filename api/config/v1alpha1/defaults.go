@@ -116,6 +116,9 @@ func setModelServingDefaults(m *ModelServing) {
 	}
 	setDuration(&m.ProgressDeadline, 10*time.Minute)
 	setDuration(&m.SyncPeriod, 2*time.Second)
+	if m.Sizing == "" {
+		m.Sizing = SizingObserved
+	}
 }
 
 func setAutoscalingDefaults(a *Autoscaling) {

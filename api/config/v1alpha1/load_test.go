@@ -64,6 +64,7 @@ func TestParseRejectsBadInputNamingTheField(t *testing.T) {
 		{"utilization", header + "autoscaling:\n  targetUtilization: 2\n", []string{"autoscaling.targetUtilization"}},
 		{"prometheus without URL", header + "metrics:\n  source: Prometheus\n", []string{"metrics.prometheusURL"}},
 		{"unknown source", header + "metrics:\n  source: Datadog\n", []string{"metrics.source", "Unsupported"}},
+		{"unknown sizing", header + "modelServing:\n  sizing: Peak\n", []string{"modelServing.sizing", "Unsupported"}},
 		{"bad template", header + "metrics:\n  queries:\n    runningQueries: '{{.Namespace'\n", []string{"metrics.queries.runningQueries"}},
 		{"renewal longer than validity", header + "certificates:\n  servingValidity: 24h\n  renewBefore: 48h\n", []string{"certificates.renewBefore"}},
 		{"workload size range", header + "modelServing:\n  workloadSizes:\n  - {name: Small, minConcurrency: 8, maxConcurrency: 4}\n  - {name: Medium, minConcurrency: 8, maxConcurrency: 16}\n  - {name: Large, minConcurrency: 16, maxConcurrency: 64}\n", []string{"modelServing.workloadSizes[0]"}},

@@ -172,7 +172,23 @@ type ModelServing struct {
 	// entities rely on the stable window's average and the tolerance band; warehouses use
 	// autoscaling.scaleDownStabilization. See docs/autoscaler-benchmark.md.
 	ScaleDownStabilization metav1.Duration `json:"scaleDownStabilization,omitempty"`
+	// sizing is how a served entity's load becomes replicas: Observed (the default) sizes for
+	// the peak load of the stable window plus a share of its observed noise at the full
+	// concurrencyPerReplica, and follows a sharp, sustained drop at once; Utilization is the
+	// Knative KPA's rule (the stable window's average at autoscaling.targetUtilization, with
+	// panic mode). Warehouses always use Utilization. See docs/autoscaler-benchmark.md.
+	Sizing AutoscalerSizing `json:"sizing,omitempty"`
 }
+
+// AutoscalerSizing is how load becomes a count of replicas.
+type AutoscalerSizing string
+
+const (
+	// SizingObserved sizes for the load seen and its noise (pkg/autoscaler SizingObserved).
+	SizingObserved AutoscalerSizing = "Observed"
+	// SizingUtilization sizes for the average load at the target utilization, like the KPA.
+	SizingUtilization AutoscalerSizing = "Utilization"
+)
 
 // GatewayRef names the Gateway API Gateway that model endpoint routes attach to.
 type GatewayRef struct {

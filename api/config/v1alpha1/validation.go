@@ -148,6 +148,9 @@ func validateModelServing(m *ModelServing, path *field.Path) field.ErrorList {
 	if m.SyncPeriod.Duration < 100*time.Millisecond {
 		errs = append(errs, field.Invalid(path.Child("syncPeriod"), m.SyncPeriod.Duration.String(), "must be at least 100ms"))
 	}
+	if m.Sizing != SizingObserved && m.Sizing != SizingUtilization {
+		errs = append(errs, field.NotSupported(path.Child("sizing"), m.Sizing, []AutoscalerSizing{SizingObserved, SizingUtilization}))
+	}
 	sizes := sets.New[string]()
 	for i, s := range m.WorkloadSizes {
 		p := path.Child("workloadSizes").Index(i)
