@@ -49,7 +49,10 @@ func decideObserved(p Policy, s *State, now time.Time) (int32, string) {
 		s.Samples, s.Recommendations = recent, nil
 		reason = fmt.Sprintf("load fell below %.0f%% of its peak for %s: ", dropShare*100, dropWindow(p))
 	}
-	if noise := relativeNoise(s.Samples); noise > 0 {
+	// The noise is a property of the workload more than of its level: it is kept across a drop
+	// and learnt again once the window holds half a stable window of samples.
+	young := now.Sub(s.Samples[0].Time) < p.StableWindow/2
+	if noise := relativeNoise(s.Samples); noise > 0 && !young {
 		s.Noise = noise
 	}
 	// Headroom for a level known from few samples: noiseZ times the observed noise, never more
@@ -74,7 +77,8 @@ func decideObserved(p Policy, s *State, now time.Time) (int32, string) {
 			why = fmt.Sprintf("load rose to %.0f: +%.0f%% headroom for its noise at %.0f per replica", latest.Load, headroom*100, perReplica)
 		}
 	}
-	if span := now.Sub(s.Samples[0].Time); span < p.StableWindow/2 {
+	if young {
+		span := now.Sub(s.Samples[0].Time)
 		level, _ := average(s.Samples, time.Time{})
 		if n := ceilDiv(level*(1+headroom), perReplica); n > desired {
 			desired = n
@@ -110,10 +114,12 @@ func peakOf(samples []Sample) float64 {
 	return m
 }
 
-// relativeNoise is the load's noise as a share of its level, from the median change between
-// consecutive non-zero samples, which a burst's edge or a slow ramp barely moves: for
-// independent noise of standard deviation σ, the median of |x(t) - x(t-1)| is 0.954σ. It is 0
-// with fewer than minNoiseSamples pairs.
+// relativeNoise is the load's noise as a share of its level, from the changes between
+// consecutive non-zero samples with the largest fifth left out, so that a burst's edge or a
+// slow ramp barely moves it (a median would, on loads counted in small integers, jump between
+// the few values a change takes). For independent normal noise of standard deviation σ, the
+// mean of the smallest four fifths of |x(t) - x(t-1)| is 0.790σ. It is 0 with fewer than
+// minNoiseSamples pairs.
 func relativeNoise(samples []Sample) float64 {
 	var rel []float64
 	for i := 1; i < len(samples); i++ {
@@ -126,5 +132,10 @@ func relativeNoise(samples []Sample) float64 {
 		return 0
 	}
 	slices.Sort(rel)
-	return rel[len(rel)/2] / 0.954
+	kept := rel[:len(rel)-len(rel)/5]
+	sum := 0.0
+	for _, r := range kept {
+		sum += r
+	}
+	return sum / float64(len(kept)) / 0.790
 }
