@@ -27,7 +27,8 @@ import (
 )
 
 // Ours is the operator's engine with the served-entity policy of the default configuration
-// (the model endpoint controller's policy), sampling load once per tick as the controller does.
+// (the model endpoint controller's policy), sampling load once per tick as the controller does,
+// with the default sizing (modelServing.sizing) or another.
 type Ours struct {
 	policy  autoscaler.Policy
 	state   autoscaler.State
@@ -35,14 +36,25 @@ type Ours struct {
 	latest  float64
 	label   string
 	current int32
+	reason  string
 }
 
-// NewOurs builds the operator's engine for per-replica capacity, scale to zero allowed.
-func NewOurs(p Params, tick time.Duration) *Ours {
+// LastReason is the reason of the last decision.
+func (o *Ours) LastReason() string { return o.reason }
+
+// NewOurs builds the operator's engine for per-replica capacity, scale to zero allowed. An
+// empty sizing is the default configuration's.
+func NewOurs(p Params, tick time.Duration, sizing configv1.AutoscalerSizing) *Ours {
 	cfg := configv1.Default()
 	a := cfg.Autoscaling
+	label := fmt.Sprintf("serverlessplane (%s tick)", tick)
+	if sizing == "" {
+		sizing = cfg.ModelServing.Sizing
+	} else {
+		label = fmt.Sprintf("serverlessplane, sizing %s (%s tick)", sizing, tick)
+	}
 	return &Ours{
-		tick: tick, label: fmt.Sprintf("serverlessplane (%s tick)", tick),
+		tick: tick, label: label,
 		state: autoscaler.State{LastActive: Start},
 		policy: autoscaler.Policy{
 			Min: 0, Max: p.MaxReplicas, TargetPerReplica: p.Capacity, TargetUtilization: p.Utilization,
@@ -52,6 +64,7 @@ func NewOurs(p Params, tick time.Duration) *Ours {
 			ScaleUpPercent: a.ScaleUpLimitPercent, ScaleUpReplicas: a.ScaleUpLimitReplicas, ScaleUpPeriod: a.ScaleUpPeriod.Duration,
 			ScaleDownStabilization: cfg.ModelServing.ScaleDownStabilization.Duration,
 			ScaleToZero:            true, IdleGrace: a.ScaleToZeroGracePeriod.Duration,
+			Sizing: autoscaler.Sizing(sizing),
 		},
 	}
 }
@@ -65,6 +78,7 @@ func (o *Ours) Decide(now time.Time, ready, replicas int32) int32 {
 	o.state.Observe(o.policy, autoscaler.Sample{Time: now, Load: o.latest})
 	d := autoscaler.Decide(o.policy, &o.state, autoscaler.Input{Now: now, Current: replicas, Ready: ready, Cap: -1})
 	o.state.Record(now, replicas, d.Desired)
+	o.reason = d.Reason
 	return d.Desired
 }
 

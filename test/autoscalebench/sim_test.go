@@ -3,6 +3,10 @@ package autoscalebench
 import (
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 )
 
 // fixed is an engine that always wants n replicas.
@@ -33,11 +37,33 @@ func TestScoring(t *testing.T) {
 func TestEnginesRunEveryTrace(t *testing.T) {
 	p := Params{Capacity: 10, Utilization: 0.7, ColdStart: 10 * time.Second, MaxReplicas: 50}
 	for _, tr := range Traces(1, 1800) {
-		for _, e := range []Engine{NewOurs(p, 2*time.Second), NewHPA(p), NewKPA(p)} {
+		for _, e := range []Engine{NewOurs(p, 2*time.Second, ""), NewOurs(p, 2*time.Second, configv1.SizingUtilization), NewHPA(p), NewKPA(p)} {
 			r := Run(e, tr, p)
 			if r.ReplicaSeconds < r.OracleReplicaSeconds*0.5 || r.Violation > 0.5 {
 				t.Errorf("%s on %s: %+v is implausible", e.Name(), tr.Name, r)
 			}
 		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	peer := Result{ReplicaSeconds: 100, Violation: 0.01}
+	tests := []struct {
+		name string
+		r    Result
+		want Verdict
+	}{
+		{"cheaper at the same under-capacity is better", Result{ReplicaSeconds: 90, Violation: 0.01}, Better},
+		{"cheaper with less under-capacity is better", Result{ReplicaSeconds: 90, Violation: 0.005}, Better},
+		{"the same on both is level", Result{ReplicaSeconds: 100, Violation: 0.01}, Level},
+		{"cheaper with more under-capacity is mixed", Result{ReplicaSeconds: 90, Violation: 0.02}, Mixed},
+		{"dearer at the same under-capacity is worse", Result{ReplicaSeconds: 110, Violation: 0.01}, Worse},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, Compare(tc.r, peer)); diff != "" {
+				t.Errorf("verdict (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
