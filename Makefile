@@ -57,14 +57,35 @@ verify: generate manifests lint ## Regenerate everything and fail if the tree ch
 build: ## Build the operator binary into bin/manager.
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(BIN)/manager ./cmd/manager
 
-# The operator image: a static binary in one layer, no base image, built without a Docker engine.
+# Every image the project ships, as `name=package`: a static binary in one layer, no base image,
+# built without a Docker engine by one builder (hack/image) into $(IMAGE_DIR)/<image>.oci.tar.
+# The pause and probe images are the local cluster's (pod sandboxes, reachability probes).
+IMAGES := operator=./cmd/manager pause=./hack/pause probe=./test/netprobe/cmd/probe
+# REGISTRY prefixes every image name (e.g. registry.example.com/); TAG is their tag.
+REGISTRY ?=
+TAG ?= latest
+IMAGE_DIR ?= $(BIN)/images
 IMG ?= serverlessplane-operator:dev
 IMAGE_ARCHIVE ?= $(BIN)/serverlessplane-operator.oci.tar
 
+$(BIN)/image: $(wildcard hack/image/*.go) hack/image/go.mod
+	cd hack/image && go build -o $(BIN)/image .
+
+.PHONY: images
+images: $(BIN)/image ## Build every image (operator, pause, probe) as OCI archives in bin/images, and check each.
+	@mkdir -p $(IMAGE_DIR)
+	@for spec in $(IMAGES); do \
+		name=$${spec%%=*}; pkg=$${spec#*=}; bin=$(IMAGE_DIR)/$$name/$$(basename $$pkg); \
+		[[ $$name == operator ]] && bin=$(IMAGE_DIR)/$$name/manager; \
+		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $$bin $$pkg; \
+		$(BIN)/image -binary $$bin -tag $(REGISTRY)serverlessplane-$$name:$(TAG) -out $(IMAGE_DIR)/serverlessplane-$$name.oci.tar; \
+		$(BIN)/image -check $(IMAGE_DIR)/serverlessplane-$$name.oci.tar >/dev/null; \
+	done
+
 .PHONY: image
-image: build ## Build the operator image as an OCI archive (bin/serverlessplane-operator.oci.tar) and check it.
-	cd hack/image && go run . -binary $(BIN)/manager -tag $(IMG) -out $(IMAGE_ARCHIVE)
-	cd hack/image && go run . -check $(IMAGE_ARCHIVE)
+image: build $(BIN)/image ## Build the operator image alone as bin/serverlessplane-operator.oci.tar (tag IMG) and check it.
+	$(BIN)/image -binary $(BIN)/manager -tag $(IMG) -out $(IMAGE_ARCHIVE)
+	$(BIN)/image -check $(IMAGE_ARCHIVE)
 
 .PHONY: kubebins
 kubebins: ## Build (or reuse) the Kubernetes binaries and print their directory.

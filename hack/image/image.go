@@ -1,8 +1,9 @@
-// Command image builds the operator's container image from the static manager binary, without a
-// Docker engine and without a base image to pull: one layer holding /manager, run as a non-root
-// user. It writes an OCI image layout as a tar archive ("oci-archive": podman load,
+// Command image builds the project's container images from static binaries, without a Docker
+// engine and without a base image to pull: one layer holding /<binary name>, the entrypoint, run
+// as a non-root user. It writes an OCI image layout as a tar archive ("oci-archive": podman load,
 // skopeo copy oci-archive:..., ctr images import read it), and checks an archive it or anyone
-// else built.
+// else built. Every image of the project (the operator, the data plane, the local cluster's
+// pause and probe images) is built by this one builder.
 //
 //	go run . -binary ../../bin/manager -tag serverlessplane-operator:dev -out ../../bin/image.tar
 //	go run . -check ../../bin/image.tar
@@ -32,14 +33,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// User is the non-root user and group the operator runs as.
+// User is the non-root user and group every image runs as.
 const User = "65532:65532"
 
-// Entrypoint is where the binary lives in the image.
-const Entrypoint = "/manager"
+// containerdNameAnnotation names the image for `ctr images import`, which otherwise needs
+// --base-name to turn a bare tag into a reference that the CRI plugin finds.
+const containerdNameAnnotation = "io.containerd.image.name"
 
 func main() {
-	binary := flag.String("binary", "", "the static manager binary to package")
+	binary := flag.String("binary", "", "the static binary to package; it becomes /<its name>, the entrypoint")
 	out := flag.String("out", "", "where to write the image tarball")
 	tag := flag.String("tag", "serverlessplane-operator:dev", "the image reference recorded in the tarball")
 	check := flag.String("check", "", "check an image tarball instead of building one")
@@ -64,8 +66,14 @@ func main() {
 	}
 }
 
-// Build packages binary as the image's only layer and writes the tarball.
+// Build packages binary as the image's only layer, at /<its base name>, the entrypoint, and
+// writes the tarball.
 func Build(binary, tag, out string) error {
+	ref, err := name.ParseReference(tag)
+	if err != nil {
+		return err
+	}
+	entrypoint := "/" + filepath.Base(binary)
 	data, err := os.ReadFile(binary)
 	if err != nil {
 		return err
@@ -74,7 +82,7 @@ func Build(binary, tag, out string) error {
 		return fmt.Errorf("%s: %w (build it with CGO_ENABLED=0)", binary, err)
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar(data))), nil
+		return io.NopCloser(bytes.NewReader(layerTar(entrypoint, data))), nil
 	}, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		return err
@@ -82,7 +90,7 @@ func Build(binary, tag, out string) error {
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	img, err = mutate.Append(img, mutate.Addendum{Layer: layer, MediaType: types.OCILayer,
-		History: v1.History{CreatedBy: "hack/image: COPY manager " + Entrypoint, Created: v1.Time{Time: time.Unix(0, 0)}}})
+		History: v1.History{CreatedBy: "hack/image: COPY " + filepath.Base(binary) + " " + entrypoint, Created: v1.Time{Time: time.Unix(0, 0)}}})
 	if err != nil {
 		return err
 	}
@@ -92,18 +100,15 @@ func Build(binary, tag, out string) error {
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
-	cfg.Config.Entrypoint = []string{Entrypoint}
+	cfg.Config.Entrypoint = []string{entrypoint}
 	cfg.Config.User = User
 	cfg.Config.WorkingDir = "/"
 	cfg.Config.Labels = map[string]string{
-		"org.opencontainers.image.title":  "serverlessplane-operator",
+		"org.opencontainers.image.title":  repositoryName(ref),
 		"org.opencontainers.image.source": "https://github.com/serverlessplane/operator",
 	}
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {
-		return err
-	}
-	if _, err := name.ParseReference(tag); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "serverlessplane-image-")
@@ -115,7 +120,9 @@ func Build(binary, tag, out string) error {
 	if err != nil {
 		return err
 	}
-	if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag})); err != nil {
+	annotations := map[string]string{"org.opencontainers.image.ref.name": tag, containerdNameAnnotation: containerdName(tag)}
+	platform := layout.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH})
+	if err := p.AppendImage(img, layout.WithAnnotations(annotations), platform); err != nil {
 		return err
 	}
 	return tarDir(dir, out)
@@ -200,13 +207,32 @@ func untar(path, dir string) error {
 	}
 }
 
-// layerTar is a tar with the binary at /manager, executable by anyone, owned by root so that
-// the non-root user cannot change it. Timestamps are zero, so the same binary gives the same
-// layer digest.
-func layerTar(binary []byte) []byte {
+// repositoryName is the last path element of the reference's repository: the image's title.
+func repositoryName(ref name.Reference) string {
+	repo := ref.Context().RepositoryStr()
+	return repo[strings.LastIndex(repo, "/")+1:]
+}
+
+// containerdName is tag as the CRI plugin looks it up: a reference without a registry is on
+// docker.io, and a one-element path is under library/ (Docker's normalization).
+func containerdName(tag string) string {
+	first, _, hasSlash := strings.Cut(tag, "/")
+	if hasSlash && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return tag
+	}
+	if !hasSlash {
+		tag = "library/" + tag
+	}
+	return "docker.io/" + tag
+}
+
+// layerTar is a tar with the binary at path, executable by anyone, owned by root so that the
+// non-root user cannot change it. Timestamps are zero, so the same binary gives the same layer
+// digest.
+func layerTar(path string, binary []byte) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	_ = tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(Entrypoint, "/"), Mode: 0o755, Size: int64(len(binary)),
+	_ = tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(path, "/"), Mode: 0o755, Size: int64(len(binary)),
 		Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
 	_, _ = tw.Write(binary)
 	_ = tw.Close()
@@ -227,7 +253,7 @@ func static(data []byte) error {
 	return nil
 }
 
-// Check reads an image tarball and verifies what the operator's Deployment relies on: the
+// Check reads an image tarball and verifies what the project's workloads rely on: a single
 // entrypoint, a non-root user, and a single layer whose entrypoint is a static executable.
 func Check(path string) (string, error) {
 	dir, err := os.MkdirTemp("", "serverlessplane-image-check-")
@@ -267,16 +293,18 @@ func Check(path string) (string, error) {
 	fmt.Fprintf(&report, "image %s (%s)\n  media type %s\n  entrypoint %v\n  user %s\n  platform %s/%s\n  layers %d\n",
 		digest, manifest.Manifests[0].Annotations["org.opencontainers.image.ref.name"], mt, cfg.Config.Entrypoint, cfg.Config.User, cfg.OS, cfg.Architecture, len(layers))
 	var problems []string
-	if len(cfg.Config.Entrypoint) != 1 || cfg.Config.Entrypoint[0] != Entrypoint {
-		problems = append(problems, fmt.Sprintf("entrypoint is %v, want [%s]", cfg.Config.Entrypoint, Entrypoint))
+	if len(cfg.Config.Entrypoint) != 1 || !strings.HasPrefix(cfg.Config.Entrypoint[0], "/") {
+		problems = append(problems, fmt.Sprintf("entrypoint is %v, want one absolute path", cfg.Config.Entrypoint))
 	}
 	if u := cfg.Config.User; u == "" || u == "0" || u == "root" || strings.HasPrefix(u, "0:") {
 		problems = append(problems, fmt.Sprintf("user is %q, want a non-root uid", u))
 	}
 	if len(layers) != 1 {
 		problems = append(problems, fmt.Sprintf("%d layers, want 1", len(layers)))
-	} else if err := checkLayer(layers[0], &report); err != nil {
-		problems = append(problems, err.Error())
+	} else if len(cfg.Config.Entrypoint) == 1 {
+		if err := checkLayer(layers[0], cfg.Config.Entrypoint[0], &report); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
 	if len(problems) > 0 {
 		return report.String(), errors.New(strings.Join(problems, "; "))
@@ -285,7 +313,8 @@ func Check(path string) (string, error) {
 	return report.String(), nil
 }
 
-func checkLayer(layer v1.Layer, report *strings.Builder) error {
+// checkLayer finds the entrypoint in the layer and checks that it is a static executable.
+func checkLayer(layer v1.Layer, entrypoint string, report *strings.Builder) error {
 	rc, err := layer.Uncompressed()
 	if err != nil {
 		return err
@@ -295,21 +324,21 @@ func checkLayer(layer v1.Layer, report *strings.Builder) error {
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("the layer has no %s", Entrypoint)
+			return fmt.Errorf("the layer has no %s", entrypoint)
 		}
 		if err != nil {
 			return err
 		}
-		if "/"+strings.TrimPrefix(h.Name, "./") != Entrypoint {
+		if "/"+strings.TrimPrefix(h.Name, "./") != entrypoint {
 			continue
 		}
 		data, err := io.ReadAll(tr)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(report, "  %s: %d bytes, mode %o\n", Entrypoint, len(data), h.Mode)
+		fmt.Fprintf(report, "  %s: %d bytes, mode %o\n", entrypoint, len(data), h.Mode)
 		if h.Mode&0o111 == 0 {
-			return fmt.Errorf("%s is not executable", Entrypoint)
+			return fmt.Errorf("%s is not executable", entrypoint)
 		}
 		return static(data)
 	}

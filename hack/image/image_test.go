@@ -69,3 +69,18 @@ func TestBuildRefusesDynamicBinaries(t *testing.T) {
 		t.Fatalf("err = %v, want a refusal of a dynamic binary", err)
 	}
 }
+
+func TestContainerdName(t *testing.T) {
+	cases := map[string]string{
+		"serverlessplane-operator:latest":                  "docker.io/library/serverlessplane-operator:latest",
+		"team/serverlessplane-operator:v1":                 "docker.io/team/serverlessplane-operator:v1",
+		"registry.example.com/serverlessplane-operator:v1": "registry.example.com/serverlessplane-operator:v1",
+		"localhost/serverlessplane-pause:latest":           "localhost/serverlessplane-pause:latest",
+		"registry:5000/serverlessplane-probe:latest":       "registry:5000/serverlessplane-probe:latest",
+	}
+	for tag, want := range cases {
+		if got := containerdName(tag); got != want {
+			t.Errorf("containerdName(%q) = %q, want %q", tag, got, want)
+		}
+	}
+}

@@ -1,7 +1,8 @@
-// Package localcluster runs the local simulated cluster: etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler and kwok, which simulates nodes and the kubelets that
-// run pods on them. It is the embedded default for trying the operator and the cluster the
-// end-to-end tests run against.
+// Package localcluster runs the local cluster: etcd, kube-apiserver, kube-controller-manager and
+// kube-scheduler, and either one real node (kubelet, containerd, runc, CNI, kube-proxy and
+// kube-router, in network and mount namespaces of its own: realnode.go) or kwok, which simulates
+// nodes and the kubelets that run pods on them. It is the embedded default for trying the
+// operator and the cluster the end-to-end tests run against.
 package localcluster
 
 import (
@@ -10,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,7 +22,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 const (
@@ -40,8 +41,14 @@ type Options struct {
 	BinDir string
 	// Dir keeps the cluster's data, certificates, logs and kubeconfig. It is created if missing.
 	Dir string
-	// Nodes are the fake nodes to create; DefaultNodes if empty.
+	// Nodes are the fake nodes to create; DefaultNodes if empty. Ignored with RealNode.
 	Nodes []Node
+	// RealNode starts one real node instead of kwok's fake ones (RealNodeSupport says whether
+	// this machine can). BinDir must then hold the node's binaries (build.sh --node).
+	RealNode bool
+	// Images are OCI archives the real node imports before its kubelet starts; they must include
+	// the pause image (PauseImage).
+	Images []string
 }
 
 // Cluster is a running local cluster.
@@ -54,6 +61,7 @@ type Cluster struct {
 	Config *rest.Config
 
 	procs []*process
+	node  *realNode
 }
 
 // Start brings a cluster up and returns when every component is healthy and every node Ready.
@@ -64,6 +72,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	if len(opts.Nodes) == 0 {
 		opts.Nodes = DefaultNodes()
+	}
+	if opts.RealNode {
+		if err := RealNodeSupport(opts.BinDir); err != nil {
+			return nil, fmt.Errorf("localcluster: this machine cannot run a real node: %w", err)
+		}
 	}
 	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil {
@@ -77,10 +90,20 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	c = &Cluster{Dir: opts.Dir, Kubeconfig: filepath.Join(opts.Dir, "kubeconfig")}
 	defer func() {
 		if err != nil {
-			c.Stop()
+			err = errors.Join(err, c.Stop())
 		}
 	}()
-	certs, err := writePKI(filepath.Join(opts.Dir, "pki"))
+	// The API server listens on loopback, or with a real node on this machine's end of the
+	// node's link, where the node and its pods reach it.
+	apiAddress := "127.0.0.1"
+	var extraIPs []net.IP
+	if opts.RealNode {
+		if c.node, err = prepareRealNode(opts.Dir, opts.BinDir); err != nil {
+			return c, err
+		}
+		apiAddress, extraIPs = hostAddress, []net.IP{net.ParseIP(hostAddress)}
+	}
+	certs, err := writePKI(filepath.Join(opts.Dir, "pki"), extraIPs...)
 	if err != nil {
 		return c, fmt.Errorf("localcluster: certificates: %w", err)
 	}
@@ -102,22 +125,34 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 
-	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	server := "https://" + apiAddress + ":" + strconv.Itoa(apiPort)
 	admin, err := adminClient(certs)
 	if err != nil {
 		return c, err
 	}
-	if err := c.run(ctx, "kube-apiserver", bin("kube-apiserver"), []string{
-		"--etcd-servers=" + etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port=" + strconv.Itoa(apiPort),
-		"--cert-dir=" + filepath.Join(opts.Dir, "pki"),
-		"--tls-cert-file=" + certs.servingCert, "--tls-private-key-file=" + certs.servingKey,
-		"--client-ca-file=" + certs.caCert,
+	apiserverArgs := []string{
+		"--bind-address=" + apiAddress, "--advertise-address=" + apiAddress,
+	}
+	if opts.RealNode {
+		// The API server reaches the kubelet (logs, exec) at its InternalIP, never by resolving
+		// the node's name through this machine's resolver.
+		kubeletCert, kubeletKey, err := certs.clientCert("apiserver-kubelet-client", "kube-apiserver-kubelet-client", "system:masters")
+		if err != nil {
+			return c, err
+		}
+		apiserverArgs = append(apiserverArgs, "--kubelet-preferred-address-types=InternalIP",
+			"--kubelet-client-certificate="+kubeletCert, "--kubelet-client-key="+kubeletKey)
+	}
+	if err := c.run(ctx, "kube-apiserver", bin("kube-apiserver"), append(apiserverArgs,
+		"--etcd-servers="+etcdURL, "--secure-port="+strconv.Itoa(apiPort),
+		"--cert-dir="+filepath.Join(opts.Dir, "pki"),
+		"--tls-cert-file="+certs.servingCert, "--tls-private-key-file="+certs.servingKey,
+		"--client-ca-file="+certs.caCert,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file=" + certs.saPublic, "--service-account-signing-key-file=" + certs.saPrivate,
-		"--service-cluster-ip-range=" + serviceCIDR,
+		"--service-account-key-file="+certs.saPublic, "--service-account-signing-key-file="+certs.saPrivate,
+		"--service-cluster-ip-range="+serviceCIDR,
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true",
-	}, server+"/readyz", admin); err != nil {
+	), server+"/readyz", admin); err != nil {
 		return c, err
 	}
 	if err := writeKubeconfig(c.Kubeconfig, server, certs); err != nil {
@@ -131,7 +166,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		"--kubeconfig=" + c.Kubeconfig, "--authentication-kubeconfig=" + c.Kubeconfig,
 		"--authorization-kubeconfig=" + c.Kubeconfig, "--leader-elect=false", "--bind-address=127.0.0.1",
 	}
-	if err := c.run(ctx, "kube-controller-manager", bin("kube-controller-manager"), append(kubeconfigFlags,
+	kcmArgs := kubeconfigFlags
+	if opts.RealNode { // kube-router and the CNI config need the node's pod range
+		kcmArgs = append(kcmArgs, "--allocate-node-cidrs", "--cluster-cidr="+podCIDR)
+	}
+	if err := c.run(ctx, "kube-controller-manager", bin("kube-controller-manager"), append(kcmArgs,
 		"--secure-port="+strconv.Itoa(kcmPort),
 		"--service-account-private-key-file="+certs.saPrivate, "--root-ca-file="+certs.caCert,
 		"--cluster-signing-cert-file="+certs.caCert, "--cluster-signing-key-file="+certs.caKey,
@@ -145,6 +184,13 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return c, err
+	}
+	if opts.RealNode {
+		return c, c.node.start(ctx, cs, certs, server, opts.Images)
+	}
 	stages, err := writeStages(opts.BinDir, opts.Dir)
 	if err != nil {
 		return c, err
@@ -158,11 +204,6 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		// their pods Ready.
 		"--node-lease-duration-seconds=40",
 	}, "http://"+kwokAddr+"/healthz", http.DefaultClient); err != nil {
-		return c, err
-	}
-
-	cs, err := kubernetes.NewForConfig(c.Config)
-	if err != nil {
 		return c, err
 	}
 	if err := createNodes(ctx, cs, opts.Nodes); err != nil {
@@ -181,12 +222,23 @@ func (c *Cluster) run(ctx context.Context, name, bin string, args []string, heal
 	return waitHealthy(ctx, p, health, client, startTimeout)
 }
 
-// Stop stops every component, last started first. It is safe to call more than once.
-func (c *Cluster) Stop() {
+// RealNode reports whether the cluster runs a real node (rather than kwok's).
+func (c *Cluster) RealNode() bool { return c.node != nil }
+
+// Stop stops the real node, if any, undoing every change it made to the machine, then every
+// control-plane component, last started first. It is safe to call more than once; it returns
+// what could not be undone.
+func (c *Cluster) Stop() error {
+	var err error
+	if c.node != nil {
+		err = c.node.stop()
+		c.node = nil
+	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(stopGrace)
 	}
 	c.procs = nil
+	return err
 }
 
 // Kubectl returns a kubectl command against the cluster, from BinDir when it has one.
@@ -215,10 +267,5 @@ func adminClient(certs *pki) (*http.Client, error) {
 }
 
 func writeKubeconfig(path, server string, certs *pki) error {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["serverlessplane-local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: certs.caCert}
-	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificate: certs.adminCert, ClientKey: certs.adminKey}
-	cfg.Contexts["serverlessplane-local"] = &clientcmdapi.Context{Cluster: "serverlessplane-local", AuthInfo: "admin"}
-	cfg.CurrentContext = "serverlessplane-local"
-	return clientcmd.WriteToFile(*cfg, path)
+	return writeClientKubeconfig(path, server, certs.caCert, "admin", certs.adminCert, certs.adminKey)
 }

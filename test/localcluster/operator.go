@@ -12,6 +12,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -26,6 +27,7 @@ import (
 const (
 	OperatorNamespace      = "serverlessplane-system"
 	OperatorServiceAccount = "serverlessplane-operator"
+	OperatorDeployment     = "serverlessplane-operator"
 )
 
 // InstallOperator installs config/local (config/default with the operator Deployment scaled to
@@ -102,4 +104,36 @@ func WriteOperatorConfig(base, path, prometheusURL string) (*configv1.OperatorCo
 		return nil, err
 	}
 	return configv1.Load(path)
+}
+
+// InstallOperatorPod installs config/localnode (config/default, the operator running from its
+// image on the real node, with the local size table) and waits until every operator replica is
+// Ready, which needs its readiness probe and, for one of them, the leader lease.
+func InstallOperatorPod(ctx context.Context, cfg *rest.Config, root, kubectl string) error {
+	objs, err := Kustomize(ctx, kubectl, filepath.Join(root, "config", "localnode"))
+	if err != nil {
+		return err
+	}
+	if err := ApplyAndWait(ctx, cfg, objs); err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var last string
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := cs.AppsV1().Deployments(OperatorNamespace).Get(ctx, OperatorDeployment, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		want := ptr.Deref(d.Spec.Replicas, 1)
+		last = fmt.Sprintf("%d of %d replicas ready", d.Status.ReadyReplicas, want)
+		return d.Status.ObservedGeneration == d.Generation && d.Status.ReadyReplicas == want && d.Status.UpdatedReplicas == want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the operator Deployment did not become ready (%s): %w", last, err)
+	}
+	return nil
 }

@@ -17,19 +17,28 @@ import (
 )
 
 // pki holds the files of the cluster's certificate authority, the API server's serving
-// certificate, the admin client certificate and the service account signing key.
+// certificate, the admin client certificate and the service account signing key. Client
+// certificates for the real node's components are issued with clientCert.
 type pki struct {
+	dir                     string
 	caCert, caKey           string
 	servingCert, servingKey string
 	adminCert, adminKey     string
 	saPublic, saPrivate     string
+
+	ca     *x509.Certificate
+	key    *ecdsa.PrivateKey
+	serial int64
 }
 
-func writePKI(dir string) (*pki, error) {
+// writePKI writes the cluster's CA and certificates into dir; the API server's serving
+// certificate also names extraIPs (the address a real node reaches it on).
+func writePKI(dir string, extraIPs ...net.IP) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	p := &pki{
+		dir:    dir,
 		caCert: filepath.Join(dir, "ca.crt"), caKey: filepath.Join(dir, "ca.key"),
 		servingCert: filepath.Join(dir, "apiserver.crt"), servingKey: filepath.Join(dir, "apiserver.key"),
 		adminCert: filepath.Join(dir, "admin.crt"), adminKey: filepath.Join(dir, "admin.key"),
@@ -60,7 +69,7 @@ func writePKI(dir string) (*pki, error) {
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)},
+		IPAddresses: append([]net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)}, extraIPs...),
 	}
 	if err := signLeaf(p.servingCert, p.servingKey, serving, ca, caKey); err != nil {
 		return nil, err
@@ -74,6 +83,7 @@ func writePKI(dir string) (*pki, error) {
 	if err := signLeaf(p.adminCert, p.adminKey, admin, ca, caKey); err != nil {
 		return nil, err
 	}
+	p.ca, p.key, p.serial = ca, caKey, 3
 	saKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -86,6 +96,21 @@ func writePKI(dir string) (*pki, error) {
 		return nil, err
 	}
 	return p, writePEM(p.saPrivate, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(saKey))
+}
+
+// clientCert issues a client certificate for user (its common name) in groups and returns the
+// paths of the certificate and its key, named after file.
+func (p *pki) clientCert(file, user string, groups ...string) (cert, key string, err error) {
+	p.serial++
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(p.serial), Subject: pkix.Name{CommonName: user, Organization: groups},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	cert, key = filepath.Join(p.dir, file+".crt"), filepath.Join(p.dir, file+".key")
+	return cert, key, signLeaf(cert, key, tmpl, p.ca, p.key)
 }
 
 func signLeaf(certPath, keyPath string, tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {

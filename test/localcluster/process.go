@@ -27,12 +27,17 @@ type process struct {
 // process group, so a terminal's Ctrl-C reaches only the parent, which stops the children in
 // order; and it dies with the parent (Pdeathsig) if the parent is killed outright.
 func startProcess(name, bin string, args []string, logDir string) (*process, error) {
+	return startProcessEnv(name, bin, args, logDir, nil)
+}
+
+// startProcessEnv is startProcess with env as the child's environment (nil: this process's).
+func startProcessEnv(name, bin string, args []string, logDir string, env []string) (*process, error) {
 	log, err := os.Create(filepath.Join(logDir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Stdout, cmd.Stderr, cmd.Env = log, log, env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		log.Close()
