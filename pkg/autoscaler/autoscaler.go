@@ -247,7 +247,7 @@ func Decide(p Policy, s *State, in Input) Decision {
 }
 
 func decideObservedBounded(p Policy, s *State, in Input, floor int32, stable float64, idleFor time.Duration) Decision {
-	desired, reason := decideObserved(p, s, in.Now)
+	desired, reason := decideObserved(p, s, in.Now, in.Current)
 	s.remember(in.Now, desired)
 	latest := s.Samples[len(s.Samples)-1]
 	if p.QueueWaitThreshold > 0 && latest.QueueWait >= p.QueueWaitThreshold && desired <= in.Current {

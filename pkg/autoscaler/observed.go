@@ -17,17 +17,18 @@ const (
 	SizingUtilization Sizing = "Utilization"
 	// SizingObserved sizes for the load the workload was seen to reach, at the full
 	// TargetPerReplica: the stable window's peak plus a share of the observed noise, a rise
-	// sized with headroom for that noise, and a sharp, sustained drop followed at once.
+	// or a young window given headroom for that noise, and a sharp, sustained drop followed at
+	// once.
 	SizingObserved Sizing = "Observed"
 )
 
 const (
 	// noiseZ is how many standard deviations of the observed noise a level known from few
-	// samples (a rise, a young window) gets as headroom: its one sample may sit low in its noise.
+	// samples (a rise, a young window) gets as headroom: its samples may sit low in its noise.
 	noiseZ = 2
 	// peakMargin is the share of the observed noise added to the stable window's peak: the
 	// seconds between samples and the next cold start may go a little higher than any sample.
-	peakMargin = 0.2
+	peakMargin = 0.3
 	// dropShare is how far the load must fall, as a share of the stable window's peak, for the
 	// samples from before the fall to be forgotten.
 	dropShare = 0.5
@@ -37,17 +38,17 @@ const (
 )
 
 // decideObserved is the count for SizingObserved, before bounds, and its reason.
-func decideObserved(p Policy, s *State, now time.Time) (int32, string) {
+func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, string) {
 	perReplica := p.TargetPerReplica
 	if perReplica <= 0 {
 		perReplica = 1
 	}
-	reason := ""
+	drop := ""
 	if recent, ok := s.sustainedDrop(p, now); ok {
-		// A sharp drop that lasted half a panic window: the old peak no longer says anything
-		// about the load. Guessing wrong costs one cold start of under-capacity, as a burst does.
+		// The old peak no longer says anything about the load. A wrong guess costs one cold
+		// start of under-capacity, as any rise does: the rise rule scales up at the next sample.
 		s.Samples, s.Recommendations = recent, nil
-		reason = fmt.Sprintf("load fell below %.0f%% of its peak for %s: ", dropShare*100, dropWindow(p))
+		drop = fmt.Sprintf("load fell below %.0f%% of its peak for %s: ", dropShare*100, dropWindow(p))
 	}
 	// The noise is a property of the workload more than of its level: it is kept across a drop
 	// and learnt again once the window holds half a stable window of samples.
@@ -55,8 +56,8 @@ func decideObserved(p Policy, s *State, now time.Time) (int32, string) {
 	if noise := relativeNoise(s.Samples); noise > 0 && !young {
 		s.Noise = noise
 	}
-	// Headroom for a level known from few samples: noiseZ times the observed noise, never more
-	// than TargetUtilization would give (its headroom before any noise is observed).
+	// Headroom for a level known from few samples: noiseZ times the observed noise, and never
+	// more than TargetUtilization gives, which is also the headroom before any noise is seen.
 	headroom := 0.0
 	if p.TargetUtilization > 0 && p.TargetUtilization < 1 {
 		headroom = 1/p.TargetUtilization - 1
@@ -68,24 +69,30 @@ func decideObserved(p Policy, s *State, now time.Time) (int32, string) {
 	peak := peakOf(s.Samples)
 	margin := peakMargin * s.Noise
 	desired := ceilDiv(peak*(1+margin), perReplica)
-	why := fmt.Sprintf("peak load %.0f in %s +%.1f%% for its noise at %.0f per replica", peak, p.StableWindow, margin*100, perReplica)
-
+	reason := fmt.Sprintf("peak load %.0f in %s +%.1f%% for its noise at %.0f per replica", peak, p.StableWindow, margin*100, perReplica)
+	if desired < current && drop == "" {
+		// Hysteresis: one noise estimate lower must not remove a replica the next rise needs.
+		if held := ceilDiv(peak*(1+2*margin), perReplica); held > desired {
+			desired = min(held, current)
+			reason += fmt.Sprintf("; held at %d until the peak fits it with twice the margin", desired)
+		}
+	}
 	latest := s.Samples[len(s.Samples)-1]
 	if earlier := s.Samples[:len(s.Samples)-1]; len(earlier) > 0 && latest.Load > peakOf(earlier) {
 		if n := ceilDiv(latest.Load*(1+headroom), perReplica); n > desired {
 			desired = n
-			why = fmt.Sprintf("load rose to %.0f: +%.0f%% headroom for its noise at %.0f per replica", latest.Load, headroom*100, perReplica)
+			reason = fmt.Sprintf("load rose to %.0f: +%.0f%% headroom for its noise at %.0f per replica", latest.Load, headroom*100, perReplica)
 		}
 	}
 	if young {
-		span := now.Sub(s.Samples[0].Time)
 		level, _ := average(s.Samples, time.Time{})
 		if n := ceilDiv(level*(1+headroom), perReplica); n > desired {
 			desired = n
-			why = fmt.Sprintf("load %.1f seen for %s only: +%.0f%% headroom for its noise at %.0f per replica", level, span, headroom*100, perReplica)
+			reason = fmt.Sprintf("load %.1f seen for %s only: +%.0f%% headroom for its noise at %.0f per replica",
+				level, now.Sub(s.Samples[0].Time), headroom*100, perReplica)
 		}
 	}
-	return desired, reason + why
+	return desired, drop + reason
 }
 
 // dropWindow is how long a drop must last: half the panic window.
