@@ -2,7 +2,9 @@
 // workload should run. It has no client and no clock of its own: callers pass the time, the
 // current count, the load samples and a policy, and get the desired count and the reason.
 //
-// The rules, in the order they apply:
+// Two sizings turn load into a count. SizingUtilization, the zero value and the warehouses'
+// sizing, is the Kubernetes HPA's and the Knative KPA's rule. Its rules, in the order they
+// apply:
 //
 //  1. desired = ceil(load / (target per replica × target utilization)), from the load averaged
 //     over the stable window (Knative KPA);
@@ -13,13 +15,43 @@
 //  4. a long queue wait adds one replica (Databricks SQL warehouses);
 //  5. outside panic mode, scale-up is limited to the larger of a percentage and a number of
 //     replicas per period, and scale-down takes the highest recommendation of the
-//     stabilization window (HPA behaviors and their defaults);
-//  6. scale to zero after the idle grace period where allowed, and from zero at the first load,
-//     at once;
-//  7. min/max bounds, then the external cap (the regional quota), last.
+//     stabilization window (HPA behaviors and their defaults).
+//
+// SizingObserved, the served entities' default, pays for the headroom the load shows it needs
+// instead of a fixed 30%: a fixed utilization target buys too much headroom for a quiet load
+// and too little for a noisy one, and the average of a window lags every burst and every drop.
+// Its rules, each named in the reason of the decision it makes:
+//
+//  1. "peak load": desired = ceil(peak × (1 + 0.3 × noise) / target per replica), the highest
+//     sample of the stable window at the full per-replica target, plus a share of the observed
+//     noise for the seconds between samples. The noise is the load's relative standard
+//     deviation, estimated from the changes between consecutive samples (robust to a burst's
+//     edge and a slow ramp), and remembered across a drop;
+//  2. "held at": a scale-down waits until the peak fits the smaller count with twice that
+//     margin, so that a slightly lower noise estimate does not remove a replica the next rise
+//     needs;
+//  3. "load rose to": a sample above every earlier one is sized with headroom of twice the
+//     noise (never more than the utilization target's), at once and without a rate limit: it
+//     is observed load, and one sample of a new level may sit low in its noise;
+//  4. "seen for ... only": while the window spans less than half the stable window (after a
+//     start or a drop), the average gets the same headroom, as its peak says little yet;
+//  5. "load fell below 50% of its peak": when every sample of half a panic window (two at
+//     least) is below half the window's peak, the samples before the fall are forgotten and
+//     the count follows the new level at once. A wrong guess costs one cold start of
+//     under-capacity, as any rise does, and never more than that: rule 3 scales up at the
+//     next sample. After an idle period this brings the count to one, and the grace period to
+//     zero;
+//  6. a long queue wait adds one replica, and the stabilization window holds a scale-down,
+//     as for SizingUtilization (the served entities' stabilization is 0 by default).
+//
+// For both sizings, last:
+//
+//  1. scale to zero after the idle grace period where allowed, and from zero at the first load,
+//     at once, at the utilization target: the first sample says nothing of the noise;
+//  2. min/max bounds, then the external cap (the regional quota).
 //
 // Missing data never scales anything: with no sample in the stable window the current count is
-// kept.
+// kept. docs/autoscaler-benchmark.md measures both sizings against the upstream HPA and KPA.
 package autoscaler
 
 import (
@@ -176,7 +208,7 @@ func Decide(p Policy, s *State, in Input) Decision {
 	}
 
 	if p.Sizing == SizingObserved {
-		return decideObservedBounded(p, s, in, floor, stable, idleFor)
+		return decideWithObserved(p, s, in, floor, stable, idleFor)
 	}
 
 	desired := ceilDiv(stable, target)
@@ -246,7 +278,9 @@ func Decide(p Policy, s *State, in Input) Decision {
 	return d.Capped(in.Cap, in.Current)
 }
 
-func decideObservedBounded(p Policy, s *State, in Input, floor int32, stable float64, idleFor time.Duration) Decision {
+// decideWithObserved is Decide for SizingObserved: the observed sizing, then the queue wait,
+// the stabilization window, the bounds and scale to zero, as for SizingUtilization.
+func decideWithObserved(p Policy, s *State, in Input, floor int32, stable float64, idleFor time.Duration) Decision {
 	desired, reason := decideObserved(p, s, in.Now, in.Current)
 	s.remember(in.Now, desired)
 	latest := s.Samples[len(s.Samples)-1]
