@@ -136,9 +136,10 @@ const howToRead = `
   starts from zero.
 - On **blips**, every engine is under capacity for nearly every blip second: a 3 s blip is over
   before a replica started for it is ready, so only standing headroom serves it. The default
-  engine does not keep capacity for blips (it follows the drop after 3 s); the KPA's 30%
-  headroom and averaging, and the HPA's 5-minute scale-down stabilization, which keeps the count
-  a sampled blip asked for, serve a few of them, the HPA at 1.7 times the replica-seconds.
+  engine does not keep capacity for blips (it follows the drop after 3 s) and is short for all
+  540 blip seconds of the trace. The KPA's 30% headroom serves a handful of them; the HPA's
+  5-minute scale-down stabilization, which keeps the count a sampled blip asked for, serves
+  about a quarter, at 1.7 times the replica-seconds.
 
 Run it with ` + "`" + `make bench-autoscaler` + "`" + ` (it builds the upstream HPA and KPA packages in their own Go
 module under ` + "`" + `test/autoscalebench` + "`" + `, so their dependencies stay out of the operator's).
