@@ -26,7 +26,9 @@
 //     sample of the stable window at the full per-replica target, plus a share of the observed
 //     noise for the seconds between samples. The noise is the load's relative standard
 //     deviation, estimated from the changes between consecutive samples (robust to a burst's
-//     edge and a slow ramp), and remembered across a drop;
+//     edge and a slow ramp), and remembered across a drop. "no noise observed": until six
+//     pairs of samples show some (a 15s tick never does in a 60s window), the average gets
+//     the utilization target's headroom instead, which makes a slow tick size like the KPA;
 //  2. "held at": a scale-down waits until the peak fits the smaller count with twice that
 //     margin, so that a slightly lower noise estimate does not remove a replica the next rise
 //     needs;

@@ -70,6 +70,16 @@ func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, st
 	margin := peakMargin * s.Noise
 	desired := ceilDiv(peak*(1+margin), perReplica)
 	reason := fmt.Sprintf("peak load %.0f in %s +%.1f%% for its noise at %.0f per replica", peak, p.StableWindow, margin*100, perReplica)
+	if s.Noise == 0 {
+		// No noise observed (too few samples a window, as with a slow tick, or none of it):
+		// the peak of few samples says little, so the average gets the headroom of
+		// TargetUtilization, as with SizingUtilization.
+		level, _ := average(s.Samples, time.Time{})
+		if n := ceilDiv(level*(1+headroom), perReplica); n > desired {
+			desired = n
+			reason = fmt.Sprintf("load %.1f, no noise observed: +%.0f%% headroom at %.0f per replica", level, headroom*100, perReplica)
+		}
+	}
 	if desired < current && drop == "" {
 		// Hysteresis: one noise estimate lower must not remove a replica the next rise needs.
 		if held := ceilDiv(peak*(1+2*margin), perReplica); held > desired {

@@ -70,10 +70,18 @@ func TestDecideObserved(t *testing.T) {
 			},
 		},
 		{
-			name: "a start from zero uses the utilization target, and the young window keeps its headroom", policy: toZero, lastActive: t0,
+			name: "a start from zero uses the utilization target, as does a load without observed noise", policy: toZero, lastActive: t0,
 			steps: []step{
 				{at: 0, loads: []float64{30}, current: 0, want: 5, reason: "arrived at zero: starting 5"},
-				{at: 2 * sec, loads: []float64{30, 30}, current: 5, want: 5, reason: "seen for 2s only: +43% headroom"},
+				{at: 2 * sec, loads: []float64{30, 30}, current: 5, want: 5, reason: "no noise observed: +43% headroom"},
+			},
+		},
+		{
+			// After the drop the window is 2s old: 40.1 × 1.253 = 50.2 needs 6, its peak only 5.
+			name: "a young window sizes its average with the remembered noise", policy: observed(), lastActive: t0,
+			steps: []step{
+				{at: 60 * sec, loads: alternate(190, 210, 60), current: 22, want: 22},
+				{at: 63 * sec, loads: []float64{40.1, 40.1, 40.1}, current: 22, want: 6, reason: "seen for 2s only: +25% headroom"},
 			},
 		},
 		{
@@ -91,6 +99,15 @@ func TestDecideObserved(t *testing.T) {
 				{at: 15 * sec, loads: []float64{200}, current: 29, want: 29},
 				{at: 30 * sec, loads: []float64{200}, current: 29, want: 29},
 				{at: 45 * sec, loads: []float64{20}, current: 29, want: 20, reason: "peak load 200"},
+			},
+		},
+		{
+			name: "without observed noise (a slow tick) the average gets the utilization target's headroom", policy: observed(), lastActive: t0,
+			steps: []step{
+				{at: 15 * sec, loads: []float64{50}, current: 8, want: 8},
+				{at: 30 * sec, loads: []float64{50}, current: 8, want: 8},
+				{at: 45 * sec, loads: []float64{50}, current: 8, want: 8},
+				{at: 60 * sec, loads: []float64{50}, current: 8, want: 8, reason: "load 50.0, no noise observed: +43% headroom"},
 			},
 		},
 		{
