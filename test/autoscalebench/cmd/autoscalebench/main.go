@@ -116,8 +116,10 @@ const howToRead = `
   stable window's average at the 70% target, with the tolerance band and panic mode. It was the
   default before.
 - The **15s tick** row is the default sizing at the warehouses' tick, without the 2s poll the
-  controller adds at zero: with four samples a minute the window's peak misses much of the
-  noise, which is why warehouses keep the Utilization rule.
+  controller adds at zero: four samples a minute are too few to observe the noise, so the
+  engine falls back to the average at the utilization target's headroom and lands within a
+  few percent of the KPA, not ahead of it. Observed sizing pays off with a fast tick, which is
+  why warehouses (15s) keep the Utilization rule.
 - **Kubernetes HPA** is the upstream ` + "`" + `ReplicaCalculator` + "`" + ` of ` + "`" + `k8s.io/kubernetes` + "`" + ` v1.36.3 on a pods
   metric (average concurrency per ready pod, 10% tolerance), with the default behavior's
   stabilization and rate limits ported from ` + "`" + `pkg/controller/podautoscaler/horizontal.go` + "`" + `
