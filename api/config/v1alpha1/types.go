@@ -169,8 +169,9 @@ type ModelServing struct {
 	SyncPeriod metav1.Duration `json:"syncPeriod,omitempty"`
 	// scaleDownStabilization is how far back the highest recommendation is kept when a served
 	// entity scales down. Default 0: like the Knative KPA (no scale-down delay), served
-	// entities rely on the stable window's average and the tolerance band; warehouses use
-	// autoscaling.scaleDownStabilization. See docs/autoscaler-benchmark.md.
+	// entities rely on their sizing's own scale-down rules (the stable window's peak and its
+	// hysteresis, or, with sizing Utilization, the average and the tolerance band); warehouses
+	// use autoscaling.scaleDownStabilization. See docs/autoscaler-benchmark.md.
 	ScaleDownStabilization metav1.Duration `json:"scaleDownStabilization,omitempty"`
 	// sizing is how a served entity's load becomes replicas: Observed (the default) sizes for
 	// the peak load of the stable window plus a share of its observed noise at the full
