@@ -9,10 +9,13 @@ CONTROLLER_GEN := $(BIN)/controller-gen
 # The Kubernetes binaries (kube-apiserver, etcd, kubectl, kube-controller-manager,
 # kube-scheduler, kwok), built from their Go modules into a cache outside the work tree.
 KUBEBINS = $(shell hack/kubebins/build.sh)
+# The same plus a real node's binaries (kubelet, kube-proxy, containerd, runc, CNI, kube-router).
+NODEBINS = $(shell hack/kubebins/build.sh --node)
 
 GO_PACKAGES = ./...
 ENVTEST_PACKAGES = ./test/integration/...
-E2E_PACKAGES = ./test/e2e/...
+E2E_PACKAGES = ./test/e2e
+REALNODE_PACKAGES = ./test/e2e/realnode
 
 .PHONY: all
 all: build
@@ -61,9 +64,10 @@ build: ## Build the operator binary into bin/manager.
 # built without a Docker engine by one builder (hack/image) into $(IMAGE_DIR)/<image>.oci.tar.
 # The pause and probe images are the local cluster's (pod sandboxes, reachability probes).
 IMAGES := operator=./cmd/manager pause=./hack/pause probe=./test/netprobe/cmd/probe
-# REGISTRY prefixes every image name (e.g. registry.example.com/); TAG is their tag.
+# REGISTRY prefixes every image name (e.g. registry.example.com/); TAG is their tag (not
+# "latest", for which Kubernetes defaults imagePullPolicy to Always: a local node cannot pull).
 REGISTRY ?=
-TAG ?= latest
+TAG ?= dev
 IMAGE_DIR ?= $(BIN)/images
 IMG ?= serverlessplane-operator:dev
 IMAGE_ARCHIVE ?= $(BIN)/serverlessplane-operator.oci.tar
@@ -126,7 +130,7 @@ undeploy: ## Remove everything config/default installed, CRDs (and so every serv
 ##@ Test
 
 .PHONY: test
-test: test-unit test-integration test-e2e ## Every tier: unit, envtest, end-to-end.
+test: test-unit test-integration test-e2e test-realnode ## Every tier: unit, envtest, end-to-end on kwok, end-to-end on a real node.
 
 .PHONY: test-unit
 test-unit: ## Unit tests of the pure packages, and of the autoscaler benchmark's harness.
@@ -138,6 +142,10 @@ test-unit: ## Unit tests of the pure packages, and of the autoscaler benchmark's
 test-integration: ## Controllers against a real kube-apiserver and etcd (envtest).
 	KUBEBUILDER_ASSETS="$(KUBEBINS)" go test $(ENVTEST_PACKAGES) -timeout 30m
 
+.PHONY: test-realnode
+test-realnode: images ## A real node (needs root): the operator as a pod, workloads running, reachability probed on packets, the machine left as found.
+	KUBEBINS="$(NODEBINS)" IMAGES_DIR=$(IMAGE_DIR) go test $(REALNODE_PACKAGES) -timeout 30m -v -count=1
+
 .PHONY: test-e2e
-test-e2e: build ## The operator binary in the local simulated cluster.
+test-e2e: build ## The operator binary in the local simulated cluster (kwok nodes).
 	KUBEBINS="$(KUBEBINS)" MANAGER_BINARY=$(BIN)/manager go test $(E2E_PACKAGES) -timeout 30m -v -count=1

@@ -135,7 +135,7 @@ func runRealNode(ctx context.Context, o options, cluster *localcluster.Cluster) 
 	}
 	fmt.Printf(`
 The cluster is ready: node %s runs its pods for real (addresses %s), and the operator runs
-as the Deployment %s/%s from the image serverlessplane-operator:latest.
+as the Deployment %s/%s from the image serverlessplane-operator:dev.
 In another terminal:
 
     export KUBECONFIG=%s

@@ -264,7 +264,14 @@ func (n *realNode) mountNamespace() error {
 	setup := "mount -t tmpfs -o mode=0755 serverlessplane-node-run /run && " +
 		"mount -t tmpfs -o mode=0755 serverlessplane-node-var-lib /var/lib && " +
 		"mount -t tmpfs -o mode=0755 serverlessplane-node-var-log /var/log"
-	return runQuiet("unshare", "--mount="+n.mountNS, "--propagation", "slave", "sh", "-c", setup)
+	// mount(8) keeps a table of its mounts in /run/mount (utab), which it would create on this
+	// machine's /run before the tmpfs covers it: it goes to the node's directory instead.
+	cmd := exec.Command("unshare", "--mount="+n.mountNS, "--propagation", "slave", "sh", "-c", setup)
+	cmd.Env = append(os.Environ(), "LIBMOUNT_UTAB="+filepath.Join(n.dir, "utab"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("making the node's mount namespace: %v: %s", err, out)
+	}
+	return nil
 }
 
 // cgroup makes the node's cgroup in every hierarchy; its daemons join it as they start.

@@ -12,7 +12,7 @@ import (
 )
 
 // PauseImage is the pod sandbox image, built by `make images` and pinned in containerd.
-const PauseImage = "serverlessplane-pause:latest"
+const PauseImage = "serverlessplane-pause:dev"
 
 // nodeConfig is what the node's configuration files are made of.
 type nodeConfig struct {

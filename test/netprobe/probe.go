@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,30 @@ import (
 
 // Greeting is what the probe's TCP listeners write to every connection.
 const Greeting = "netprobe\n"
+
+// PeerPort is a port with no name that the probe always serves from the environment: what a
+// warehouse's or an entity's pods use among themselves.
+const PeerPort = 7077
+
+// EnvPorts are the ports that the environment variables PORT and *_PORT name, and PeerPort, sorted.
+func EnvPorts(environ []string) []int {
+	seen := map[int]bool{PeerPort: true}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "PORT" && !strings.HasSuffix(k, "_PORT") {
+			continue
+		}
+		if p, err := strconv.Atoi(v); err == nil && p > 0 && p < 65536 {
+			seen[p] = true
+		}
+	}
+	ports := make([]int, 0, len(seen))
+	for p := range seen {
+		ports = append(ports, p)
+	}
+	sort.Ints(ports)
+	return ports
+}
 
 // Target is one connection to try.
 type Target struct {

@@ -96,3 +96,12 @@ func TestServeAndConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEnvPorts(t *testing.T) {
+	env := []string{"PORT=8443", "METRICS_PORT=9090", "SERVERLESSPLANE_SQL_PORT=8080", "KUBERNETES_SERVICE_PORT=443",
+		"HOME=/", "BAD_PORT=http", "HUGE_PORT=70000", "REPORT=1"}
+	want := []int{443, PeerPort, 8080, 8443, 9090}
+	if diff := cmp.Diff(want, EnvPorts(env)); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}

@@ -1,9 +1,13 @@
 // Command probe is the image of the real-node reachability check (test/netprobe):
 //
 //	probe serve -tcp 8443,9090 -udp 53     answer on these ports until SIGTERM
+//	probe                                  answer on the ports the environment names
 //	probe connect [-timeout 2s] tcp:10.244.0.5:8443 udp:10.244.0.9:53 ...
 //
-// connect prints one line per target, "<target> allowed|blocked <detail>".
+// Without arguments it serves, over TCP, every port that PORT or an environment variable ending in _PORT names
+// (the operator gives its workloads SERVERLESSPLANE_SQL_PORT, PORT, METRICS_PORT and the like),
+// plus netprobe.PeerPort, so the operator's own warehouse and model pods can run it as their
+// image. connect prints one line per target, "<target> allowed|blocked <detail>".
 package main
 
 import (
@@ -26,11 +30,11 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("usage: probe serve -tcp <ports> -udp <ports> | probe connect [-timeout d] <target>...")
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if len(args) == 0 {
+		return netprobe.Serve(ctx, netprobe.EnvPorts(os.Environ()), nil)
+	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	switch args[0] {
 	case "serve":
