@@ -51,7 +51,9 @@ type Target struct {
 	Port  int
 }
 
-func (t Target) String() string { return t.Proto + ":" + net.JoinHostPort(t.Host, strconv.Itoa(t.Port)) }
+func (t Target) String() string {
+	return t.Proto + ":" + net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+}
 
 // ParseTarget reads "tcp:10.0.0.1:80" or "udp:10.0.0.1:53".
 func ParseTarget(s string) (Target, error) {

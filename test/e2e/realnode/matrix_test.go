@@ -63,9 +63,9 @@ type fixture struct {
 	cluster *localcluster.Cluster
 	binDir  string
 
-	cfg            *configv1.OperatorConfig
+	cfg             *configv1.OperatorConfig
 	nsA, nsB, nsOut string
-	peers          []*peer
+	peers           []*peer
 }
 
 // createWorkloads makes two workspaces, three warehouses and an endpoint with two entities, all
