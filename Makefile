@@ -105,12 +105,12 @@ bench-autoscaler: ## Replay load traces through this autoscaler, the Kubernetes 
 # `make run KUBECONFIG=path` (on the command line) runs against that cluster; a KUBECONFIG in
 # the environment does not, so that `make run` always means the local cluster.
 .PHONY: run
-run: build ## Local simulated cluster plus the operator in the foreground (make run KUBECONFIG=... for an existing cluster).
+run: build images ## Local cluster (a real node where this machine can run one, else kwok) plus the operator, in the foreground (ARGS=--node=kwok; make run KUBECONFIG=... for an existing cluster).
 	go build -o $(BIN)/localcluster ./hack/localcluster
 ifeq ($(origin KUBECONFIG),command line)
-	KUBECONFIG=$(KUBECONFIG) $(BIN)/localcluster --existing --bin-dir "$(KUBEBINS)" --manager $(BIN)/manager
+	KUBECONFIG=$(KUBECONFIG) $(BIN)/localcluster --existing --bin-dir "$(KUBEBINS)" --manager $(BIN)/manager $(ARGS)
 else
-	$(BIN)/localcluster --bin-dir "$(KUBEBINS)" --manager $(BIN)/manager
+	$(BIN)/localcluster --bin-dir "$(NODEBINS)" --manager $(BIN)/manager --images $(IMAGE_DIR) $(ARGS)
 endif
 
 ##@ Deploy

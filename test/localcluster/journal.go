@@ -30,12 +30,11 @@ type undoStep struct {
 
 // The kinds of undo step.
 const (
-	undoRemoveAll   = "remove-all"   // Args: path
-	undoSysctl      = "sysctl"       // Args: key, value to restore
-	undoCgroup      = "cgroup"       // Args: cgroup name: kill what runs in it, then remove it
-	undoDeleteLink  = "delete-link"  // Args: interface name
-	undoUnmount     = "unmount"      // Args: path
-	undoKillProcess = "kill-process" // Args: pid, the process's start time (so a reused pid is left alone)
+	undoRemoveAll  = "remove-all"  // Args: path
+	undoSysctl     = "sysctl"      // Args: key, value to restore
+	undoCgroup     = "cgroup"      // Args: cgroup name: kill what runs in it, then remove it
+	undoDeleteLink = "delete-link" // Args: interface name
+	undoUnmount    = "unmount"     // Args: path
 )
 
 func openJournal(path string) (*journal, error) {
@@ -113,8 +112,6 @@ func (s undoStep) run() error {
 			return nil
 		}
 		return syscall.Unmount(arg(0), syscall.MNT_DETACH)
-	case undoKillProcess:
-		return killProcess(arg(0), arg(1))
 	default:
 		return fmt.Errorf("unknown undo step %q", s.Kind)
 	}
@@ -244,34 +241,4 @@ func removeCgroup(name string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// processStartTime is field 22 of /proc/<pid>/stat, which tells a process from a later one
-// that reused its pid.
-func processStartTime(pid string) string {
-	data, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
-	if err != nil {
-		return ""
-	}
-	s := string(data)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		if f := strings.Fields(s[i+1:]); len(f) > 19 {
-			return f[19]
-		}
-	}
-	return ""
-}
-
-func killProcess(pid, startTime string) error {
-	if startTime == "" || processStartTime(pid) != startTime {
-		return nil
-	}
-	var n int
-	if _, err := fmt.Sscan(pid, &n); err != nil || n <= 1 {
-		return nil
-	}
-	if err := syscall.Kill(n, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return err
-	}
-	return nil
 }

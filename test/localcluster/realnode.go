@@ -45,9 +45,6 @@ const (
 // network sysctls (ip_forward and the like) belong to its network namespace and go with it.
 var kernelSysctls = []string{"vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops", "net.ipv4.ip_forward"}
 
-// CheckedSysctls are the sysctls a real-node run must leave as it found them.
-func CheckedSysctls() []string { return append([]string(nil), kernelSysctls...) }
-
 // realNode is a running real node: the machine changes it made (its journal) and its daemons.
 type realNode struct {
 	dir     string // the node's directory in the cluster's: configs, containerd and kubelet state
