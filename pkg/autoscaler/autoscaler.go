@@ -261,23 +261,7 @@ func Decide(p Policy, s *State, in Input) Decision {
 			reason += fmt.Sprintf("; scale-up limited to %d per %s", limit, p.ScaleUpPeriod)
 		}
 	}
-
-	switch {
-	case desired < floor:
-		desired = floor
-		reason += fmt.Sprintf("; raised to the minimum %d", floor)
-	case desired > p.Max:
-		desired = p.Max
-		reason += fmt.Sprintf("; limited to the maximum %d", p.Max)
-	}
-	if floor == 0 && desired > 0 && stable == 0 && p.ScaleToZero {
-		desired = 0
-	}
-	if desired == 0 && in.Current > 0 {
-		reason = fmt.Sprintf("idle for %s (grace %s): scaling to zero", idleFor.Round(time.Second), p.IdleGrace)
-	}
-	d := Decision{Desired: desired, Reason: reason, Panic: panicking, Load: stable}
-	return d.Capped(in.Cap, in.Current)
+	return bounded(p, in, floor, stable, idleFor, Decision{Desired: desired, Reason: reason, Panic: panicking, Load: stable})
 }
 
 // decideWithObserved is Decide for SizingObserved: the observed sizing, then the queue wait,
@@ -297,6 +281,13 @@ func decideWithObserved(p Policy, s *State, in Input, floor int32, stable float6
 			reason += fmt.Sprintf("; scale-down stabilized at %d (highest in %s)", desired, p.ScaleDownStabilization)
 		}
 	}
+	return bounded(p, in, floor, stable, idleFor, Decision{Desired: desired, Reason: reason, Load: stable})
+}
+
+// bounded applies what both sizings end with: the replica bounds, scale to zero once the
+// load is gone and allowed, and the external cap.
+func bounded(p Policy, in Input, floor int32, stable float64, idleFor time.Duration, d Decision) Decision {
+	desired, reason := d.Desired, d.Reason
 	switch {
 	case desired < floor:
 		desired = floor
@@ -311,7 +302,7 @@ func decideWithObserved(p Policy, s *State, in Input, floor int32, stable float6
 	if desired == 0 && in.Current > 0 {
 		reason = fmt.Sprintf("idle for %s (grace %s): scaling to zero", idleFor.Round(time.Second), p.IdleGrace)
 	}
-	d := Decision{Desired: desired, Reason: reason, Load: stable}
+	d.Desired, d.Reason = desired, reason
 	return d.Capped(in.Cap, in.Current)
 }
 
