@@ -1,0 +1,191 @@
+package modelproxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Defaults of the environment variables the operator sets on the sidecar.
+const (
+	DefaultPort                 = 8443
+	DefaultMetricsPort          = 9090
+	DefaultUpstream             = "http://127.0.0.1:8080"
+	DefaultAllowedClientNames   = "serverlessplane-gateway"
+	DefaultContainerConcurrency = 4
+	// DefaultQueueDepthPerSlot times CONTAINER_CONCURRENCY is the default QUEUE_DEPTH.
+	DefaultQueueDepthPerSlot = 10
+	DefaultDrainTimeout      = 30 * time.Second
+	DefaultDrainGrace        = 5 * time.Second
+	// DefaultRequestTimeout bounds a request from its arrival, queueing included, to the end of
+	// its response.
+	DefaultRequestTimeout = 5 * time.Minute
+	// DefaultMaxRequestBytes is the largest request body forwarded to the model.
+	DefaultMaxRequestBytes = 16 << 20
+	// DefaultCertReloadInterval is how often, at most, a handshake checks the PEM files for a
+	// rotation: the kubelet refreshes a Secret volume within about a minute, so a few seconds
+	// is prompt and costs one stat per file.
+	DefaultCertReloadInterval = 2 * time.Second
+)
+
+// Config is what the proxy needs; FromEnv reads it from the environment.
+type Config struct {
+	// Port is the HTTPS port for scoring traffic, on all addresses.
+	Port int
+	// MetricsPort is the plain HTTP port of /metrics, /healthz and /readyz.
+	MetricsPort int
+	// Upstream is the model container's base URL (plain HTTP on localhost).
+	Upstream *url.URL
+	// TLSCertFile, TLSKeyFile and TLSClientCAFile are the PEM serving certificate, its key
+	// and the CA that client certificates must chain to.
+	TLSCertFile, TLSKeyFile, TLSClientCAFile string
+	// AllowedClientNames are the client certificates' Subject common names that may connect.
+	AllowedClientNames []string
+	// ContainerConcurrency is how many requests are forwarded to the model at once.
+	ContainerConcurrency int
+	// QueueDepth is how many more requests may wait, first in first out.
+	QueueDepth int
+	// DrainGrace is how long the listener keeps accepting after SIGTERM, while endpoints
+	// stop routing to the pod.
+	DrainGrace time.Duration
+	// DrainTimeout bounds the wait for in-flight and queued requests after the grace.
+	DrainTimeout time.Duration
+	// RequestTimeout bounds a request, queueing included.
+	RequestTimeout time.Duration
+	// MaxRequestBytes bounds a request body.
+	MaxRequestBytes int64
+	// CertReloadInterval is how often, at most, the PEM files are checked for a rotation;
+	// 0 checks on every handshake.
+	CertReloadInterval time.Duration
+
+	// Clock drives the drain grace and certificate reload checks; nil is the real clock.
+	Clock clock.Clock
+	// Logger receives the proxy's logs; nil is slog.Default().
+	Logger *slog.Logger
+}
+
+// FromEnv reads the configuration from environment variables through lookup (os.LookupEnv),
+// with the defaults above for those unset or empty.
+func FromEnv(lookup func(string) (string, bool)) (Config, error) {
+	r := envReader{lookup: lookup}
+	cfg := Config{
+		Port:                 r.int("PORT", DefaultPort),
+		MetricsPort:          r.int("METRICS_PORT", DefaultMetricsPort),
+		Upstream:             r.url("UPSTREAM", DefaultUpstream),
+		TLSCertFile:          r.string("TLS_CERT_FILE", ""),
+		TLSKeyFile:           r.string("TLS_KEY_FILE", ""),
+		TLSClientCAFile:      r.string("TLS_CLIENT_CA_FILE", ""),
+		AllowedClientNames:   splitNames(r.string("ALLOWED_CLIENT_NAMES", DefaultAllowedClientNames)),
+		ContainerConcurrency: r.int("CONTAINER_CONCURRENCY", DefaultContainerConcurrency),
+		DrainGrace:           r.duration("DRAIN_GRACE", DefaultDrainGrace),
+		DrainTimeout:         r.duration("DRAIN_TIMEOUT", DefaultDrainTimeout),
+		RequestTimeout:       r.duration("REQUEST_TIMEOUT", DefaultRequestTimeout),
+		MaxRequestBytes:      int64(r.int("MAX_REQUEST_BYTES", DefaultMaxRequestBytes)),
+		CertReloadInterval:   DefaultCertReloadInterval,
+	}
+	cfg.QueueDepth = r.int("QUEUE_DEPTH", DefaultQueueDepthPerSlot*cfg.ContainerConcurrency)
+	if err := errors.Join(append(r.errs, cfg.Validate())...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate reports every setting that cannot work, naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Port > 0 && c.Port < 65536, "PORT %d is not a port", c.Port)
+	check(c.MetricsPort > 0 && c.MetricsPort < 65536, "METRICS_PORT %d is not a port", c.MetricsPort)
+	check(c.Port != c.MetricsPort, "PORT and METRICS_PORT are both %d", c.Port)
+	if c.Upstream != nil {
+		check(c.Upstream.Scheme == "http" && c.Upstream.Host != "" && c.Upstream.RawQuery == "" && c.Upstream.Fragment == "",
+			"UPSTREAM %q is not an http://host:port URL without query", c.Upstream)
+	} else {
+		check(false, "UPSTREAM is not set")
+	}
+	check(c.TLSCertFile != "", "TLS_CERT_FILE is not set")
+	check(c.TLSKeyFile != "", "TLS_KEY_FILE is not set")
+	check(c.TLSClientCAFile != "", "TLS_CLIENT_CA_FILE is not set")
+	check(len(c.AllowedClientNames) > 0, "ALLOWED_CLIENT_NAMES names no client")
+	check(c.ContainerConcurrency >= 1, "CONTAINER_CONCURRENCY %d is below 1", c.ContainerConcurrency)
+	check(c.QueueDepth >= 0, "QUEUE_DEPTH %d is negative", c.QueueDepth)
+	check(c.DrainGrace >= 0, "DRAIN_GRACE %s is negative", c.DrainGrace)
+	check(c.DrainTimeout > 0, "DRAIN_TIMEOUT %s is not positive", c.DrainTimeout)
+	check(c.RequestTimeout > 0, "REQUEST_TIMEOUT %s is not positive", c.RequestTimeout)
+	check(c.MaxRequestBytes > 0, "MAX_REQUEST_BYTES %d is not positive", c.MaxRequestBytes)
+	check(c.CertReloadInterval >= 0, "the certificate reload interval %s is negative", c.CertReloadInterval)
+	return errors.Join(errs...)
+}
+
+func splitNames(s string) []string {
+	var names []string
+	for n := range strings.SplitSeq(s, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// envReader reads typed variables and collects the errors of those it cannot parse.
+type envReader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (r *envReader) string(name, def string) string {
+	if v, ok := r.lookup(name); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (r *envReader) int(name string, def int) int {
+	v := r.string(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s %q is not an integer", name, v))
+		return def
+	}
+	return n
+}
+
+// duration accepts Go durations ("30s", "1m") and whole seconds ("30").
+func (r *envReader) duration(name string, def time.Duration) time.Duration {
+	v := r.string(name, "")
+	if v == "" {
+		return def
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s %q is neither a duration (30s) nor seconds (30)", name, v))
+		return def
+	}
+	return d
+}
+
+func (r *envReader) url(name, def string) *url.URL {
+	v := r.string(name, def)
+	u, err := url.Parse(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s %q is not a URL", name, v))
+		return nil
+	}
+	return u
+}
