@@ -1,0 +1,144 @@
+package modelserver
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Defaults of the environment variables.
+const (
+	DefaultPort        = 8080
+	DefaultMetricsPort = 9090
+	// DefaultMaxRequestBytes bounds a scoring request's body, as the model proxy in front does.
+	DefaultMaxRequestBytes = 16 << 20
+	// DefaultDrainGrace is how long the server keeps accepting after SIGTERM, with /ping at
+	// 503, while endpoints and the model proxy (whose DRAIN_GRACE is the same) stop sending.
+	DefaultDrainGrace = 5 * time.Second
+	// DefaultDrainTimeout bounds the wait for in-flight requests after the grace.
+	DefaultDrainTimeout = 20 * time.Second
+)
+
+// Config is what the server needs; FromEnv reads it from the environment.
+type Config struct {
+	// Port is the plain HTTP port of the scoring protocol, on all addresses.
+	Port int
+	// MetricsPort is the plain HTTP port of /metrics.
+	MetricsPort int
+	// Model is the model to serve: MODEL_PATH, MODEL_FORMAT and MODEL_FEATURE_NAMES.
+	Model Source
+	// ModelName and ModelVersion describe the model in /version.
+	ModelName, ModelVersion string
+	// ServerVersion is this binary's version, for /version; main sets it.
+	ServerVersion string
+	// MaxRequestBytes bounds a request body.
+	MaxRequestBytes int64
+	// DrainGrace is how long the server keeps accepting after SIGTERM.
+	DrainGrace time.Duration
+	// DrainTimeout bounds the wait for in-flight requests after the grace.
+	DrainTimeout time.Duration
+
+	// Clock times the drain grace; nil is the real clock.
+	Clock clock.Clock
+}
+
+// FromEnv reads the configuration from environment variables through lookup (os.LookupEnv),
+// with the defaults above for those unset or empty.
+func FromEnv(lookup func(string) (string, bool)) (Config, error) {
+	r := envReader{lookup: lookup}
+	cfg := Config{
+		Port:        r.int("PORT", DefaultPort),
+		MetricsPort: r.int("METRICS_PORT", DefaultMetricsPort),
+		Model: Source{
+			Path:     r.string("MODEL_PATH"),
+			Format:   Format(strings.ToLower(r.string("MODEL_FORMAT"))),
+			Features: splitNames(r.string("MODEL_FEATURE_NAMES")),
+		},
+		ModelName:       r.string("MODEL_NAME"),
+		ModelVersion:    r.string("MODEL_VERSION"),
+		MaxRequestBytes: int64(r.int("MAX_REQUEST_BYTES", DefaultMaxRequestBytes)),
+		DrainGrace:      r.duration("DRAIN_GRACE", DefaultDrainGrace),
+		DrainTimeout:    r.duration("DRAIN_TIMEOUT", DefaultDrainTimeout),
+	}
+	if err := errors.Join(append(r.errs, cfg.Validate())...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate reports every setting that cannot work, naming its variable.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Port > 0 && c.Port < 65536, "PORT %d is not a port", c.Port)
+	check(c.MetricsPort > 0 && c.MetricsPort < 65536, "METRICS_PORT %d is not a port", c.MetricsPort)
+	check(c.Port != c.MetricsPort, "PORT and METRICS_PORT are both %d", c.Port)
+	check(c.Model.Format == "" || c.Model.Format == FormatXGBoost || c.Model.Format == FormatLightGBM,
+		"MODEL_FORMAT %q is neither %s nor %s", c.Model.Format, FormatXGBoost, FormatLightGBM)
+	check(c.Model.Path != "" || (c.Model.Format == "" && len(c.Model.Features) == 0),
+		"MODEL_FORMAT and MODEL_FEATURE_NAMES apply only with MODEL_PATH")
+	check(c.MaxRequestBytes > 0, "MAX_REQUEST_BYTES %d is not positive", c.MaxRequestBytes)
+	check(c.DrainGrace >= 0, "DRAIN_GRACE %s is negative", c.DrainGrace)
+	check(c.DrainTimeout > 0, "DRAIN_TIMEOUT %s is not positive", c.DrainTimeout)
+	return errors.Join(errs...)
+}
+
+// splitNames splits a comma-separated list, dropping blanks around names.
+func splitNames(s string) []string {
+	var names []string
+	for n := range strings.SplitSeq(s, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// envReader reads typed variables and collects the errors of those it cannot parse.
+type envReader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (r *envReader) string(name string) string {
+	v, _ := r.lookup(name)
+	return strings.TrimSpace(v)
+}
+
+func (r *envReader) int(name string, def int) int {
+	v := r.string(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s %q is not an integer", name, v))
+		return def
+	}
+	return n
+}
+
+// duration accepts Go durations ("30s", "1m") and whole seconds ("30").
+func (r *envReader) duration(name string, def time.Duration) time.Duration {
+	v := r.string(name)
+	if v == "" {
+		return def
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return time.Duration(n) * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s %q is neither a duration (30s) nor seconds (30)", name, v))
+		return def
+	}
+	return d
+}
