@@ -62,8 +62,10 @@ build: ## Build the operator binary into bin/manager.
 
 # Every image the project ships, as `name=package`: a static binary in one layer, no base image,
 # built without a Docker engine by one builder (hack/image) into $(IMAGE_DIR)/<image>.oci.tar.
-# The pause and probe images are the local cluster's (pod sandboxes, reachability probes).
-IMAGES := operator=./cmd/manager pause=./hack/pause probe=./test/netprobe/cmd/probe
+# The data plane: the gateway, the model proxy sidecar and the default model server. The pause
+# and probe images are the local cluster's (pod sandboxes, reachability probes).
+IMAGES := operator=./cmd/manager gateway=./cmd/gateway model-proxy=./cmd/model-proxy model-server=./cmd/model-server \
+	pause=./hack/pause probe=./test/netprobe/cmd/probe
 # REGISTRY prefixes every image name (e.g. registry.example.com/); TAG is their tag (not
 # "latest", for which Kubernetes defaults imagePullPolicy to Always: a local node cannot pull).
 REGISTRY ?=
@@ -76,7 +78,7 @@ $(BIN)/image: $(wildcard hack/image/*.go) hack/image/go.mod
 	cd hack/image && go build -o $(BIN)/image .
 
 .PHONY: images
-images: $(BIN)/image ## Build every image (operator, pause, probe) as OCI archives in bin/images, and check each.
+images: $(BIN)/image ## Build every image (operator, gateway, model proxy, model server, pause, probe) as OCI archives in bin/images, and check each.
 	@mkdir -p $(IMAGE_DIR)
 	@for spec in $(IMAGES); do \
 		name=$${spec%%=*}; pkg=$${spec#*=}; bin=$(IMAGE_DIR)/$$name/$$(basename $$pkg); \

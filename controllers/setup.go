@@ -96,14 +96,19 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
+	authority := &modelendpoint.Authority{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Config: opts.Config, Clock: opts.Clock,
+		Applier: apply.New(mgr.GetClient()),
+	}
+	// The gateway's certificates exist before the first endpoint does: it starts with them.
+	if err := mgr.Add(authority); err != nil {
+		return err
+	}
 	return (&modelendpoint.Reconciler{
 		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock, Metrics: opts.Metrics,
 		Recorder:                mgr.GetEventRecorder("serverlessplane-modelendpoint"),
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
-		Authority: &modelendpoint.Authority{
-			Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Config: opts.Config, Clock: opts.Clock,
-			Applier: apply.New(mgr.GetClient()),
-		},
+		Authority:               authority,
 	}).SetupWithManager(mgr)
 }
 

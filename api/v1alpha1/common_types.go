@@ -30,6 +30,10 @@ const (
 	LabelNCC = "compute.serverlessplane.io/ncc"
 	// LabelCluster names the warehouse cluster a pod belongs to.
 	LabelCluster = "compute.serverlessplane.io/cluster"
+	// AnnotationActivation is where the control-plane gateway names the served entities of a
+	// ModelEndpoint it holds requests for, with the time it last did:
+	// "<entity>[,<entity>...]@<RFC 3339 time>". The operator starts each named entity at once.
+	AnnotationActivation = "compute.serverlessplane.io/activation"
 	// LabelManagedBy is the standard label that marks objects the operator created.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// ManagedByValue is the value of LabelManagedBy on objects the operator created.

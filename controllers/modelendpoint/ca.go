@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
@@ -70,10 +71,31 @@ func (a *Authority) Ensure(ctx context.Context) (certs.Pair, error) {
 	return ca, nil
 }
 
-// ensureOperatorObjects applies the CA bundle and renews the gateway's client certificate if
-// due, and returns when it will next be due.
+// Start keeps the CA and the gateway's certificates current while the operator leads, whether
+// or not any endpoint exists: a manager Runnable. A failed check is retried after a short wait.
+func (a *Authority) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("ca")
+	for {
+		wait := recheck
+		if _, err := a.Ensure(ctx); err != nil {
+			log.Error(err, "keeping the CA and the gateway's certificates current")
+			wait = 5 * time.Second
+		}
+		// Real time: the injected clock dates certificates, this only paces the checks.
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// ensureOperatorObjects applies the CA bundle and renews the gateway's client and serving
+// certificates when due, and returns when they will next be due.
 func (a *Authority) ensureOperatorObjects(ctx context.Context, ca certs.Pair, now time.Time) (time.Time, error) {
-	ns, renewBefore := a.Config.OperatorNamespace, a.Config.Certificates.RenewBefore.Duration
+	ns := a.Config.OperatorNamespace
 	bundle := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: naming.CABundle, Namespace: ns},
 		Data:       map[string]string{"ca.crt": string(ca.Cert)},
@@ -81,18 +103,43 @@ func (a *Authority) ensureOperatorObjects(ctx context.Context, ca certs.Pair, no
 	if _, err := a.Applier.Apply(ctx, bundle); err != nil {
 		return now, err
 	}
+	gatewayNames := append(serviceDNSNames(ns, naming.GatewayService), a.Config.ControlPlane.Gateway.Hostname, "*."+a.Config.ControlPlane.Gateway.Hostname)
+	next := now.Add(recheck)
+	for _, want := range []struct {
+		secret string
+		usage  certs.Usage
+		names  []string
+	}{
+		{naming.GatewayClientSecret, certs.Client, nil},
+		{naming.GatewayServingSecret, certs.Serving, gatewayNames},
+	} {
+		renewAt, err := a.ensureLeaf(ctx, ca, ns, want.secret, want.usage, want.names, now)
+		if err != nil {
+			return now, err
+		}
+		if renewAt.Before(next) {
+			next = renewAt
+		}
+	}
+	return next, nil
+}
+
+// ensureLeaf keeps one of the gateway's certificates current in the operator namespace, and
+// returns when it is next due.
+func (a *Authority) ensureLeaf(ctx context.Context, ca certs.Pair, ns, secret string, usage certs.Usage, names []string, now time.Time) (time.Time, error) {
+	renewBefore := a.Config.Certificates.RenewBefore.Duration
 	current := &corev1.Secret{}
-	err := a.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.GatewayClientSecret}, current)
+	err := a.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: secret}, current)
 	if client.IgnoreNotFound(err) != nil {
 		return now, err
 	}
 	cert := current.Data[corev1.TLSCertKey]
-	if renew, _ := certs.Renewal(cert, ca.Cert, nil, now, renewBefore); renew {
-		pair, err := certs.Issue(ca, certs.Client, GatewayClientName, nil, now, a.Config.Certificates.ServingValidity.Duration)
+	if renew, _ := certs.Renewal(cert, ca.Cert, names, now, renewBefore); renew {
+		pair, err := certs.Issue(ca, usage, GatewayClientName, names, now, a.Config.Certificates.ServingValidity.Duration)
 		if err != nil {
 			return now, err
 		}
-		if _, err := a.Applier.Apply(ctx, tlsSecret(ns, naming.GatewayClientSecret, pair, ca)); err != nil {
+		if _, err := a.Applier.Apply(ctx, tlsSecret(ns, secret, pair, ca)); err != nil {
 			return now, err
 		}
 		cert = pair.Cert

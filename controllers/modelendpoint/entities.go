@@ -22,8 +22,10 @@ import (
 // Paths and names inside model server pods.
 const (
 	ContainerName = "server"
-	certVolume    = "tls"
-	certDir       = "/etc/serverlessplane/tls"
+	// ProxyContainerName is the model proxy sidecar of every model pod.
+	ProxyContainerName = "proxy"
+	certVolume         = "tls"
+	certDir            = "/etc/serverlessplane/tls"
 	// ServicePort is the port of an entity's Service: HTTPS.
 	ServicePort = 443
 	// AnnotationModel records the served model version on the pods.
@@ -80,18 +82,15 @@ func entityDeployment(ep *computev1.ModelEndpoint, e *computev1.ServedEntity, cf
 		gpus := *resource.NewQuantity(int64(wt.GPUs), resource.DecimalSI)
 		res.Limits[wt.GPUResourceName], res.Requests[wt.GPUResourceName] = gpus, gpus
 	}
-	port, metricsPort := cfg.ModelServing.Port, cfg.ModelServing.MetricsPort
+	ms := cfg.ModelServing
+	// The model container speaks plain HTTP on localhost only; it never sees the serving key.
 	env := []corev1.EnvVar{
 		{Name: "SERVERLESSPLANE_ENDPOINT", Value: ep.Name},
 		{Name: "SERVERLESSPLANE_SERVED_ENTITY", Value: e.Name},
 		{Name: "MODEL_NAME", Value: e.Model.Name},
 		{Name: "MODEL_VERSION", Value: e.Model.Version},
-		{Name: "PORT", Value: strconv.Itoa(int(port))},
-		{Name: "METRICS_PORT", Value: strconv.Itoa(int(metricsPort))},
-		{Name: "TLS_CERT_FILE", Value: certDir + "/tls.crt"},
-		{Name: "TLS_KEY_FILE", Value: certDir + "/tls.key"},
-		// Clients must present a certificate of the operator CA: the control-plane gateway's.
-		{Name: "TLS_CLIENT_CA_FILE", Value: certDir + "/ca.crt"},
+		{Name: "PORT", Value: strconv.Itoa(int(ms.ContainerPort))},
+		{Name: "METRICS_PORT", Value: strconv.Itoa(int(ms.ContainerPort + 1))},
 	}
 	env = append(env, e.Env...)
 	selector := map[string]string{computev1.LabelEndpoint: ep.Name, computev1.LabelServedEntity: e.Name}
@@ -124,24 +123,22 @@ func entityDeployment(ep *computev1.ModelEndpoint, e *computev1.ServedEntity, cf
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podsecurity.Pod(),
-					Tolerations:                  wt.Tolerations,
-					NodeSelector:                 wt.NodeSelector,
-					Containers: []corev1.Container{{
-						Name: ContainerName, Image: image, Env: env, Resources: res,
-						Ports: []corev1.ContainerPort{
-							{Name: netpolicy.PortHTTPS, ContainerPort: port, Protocol: corev1.ProtocolTCP},
-							{Name: netpolicy.PortMetrics, ContainerPort: metricsPort, Protocol: corev1.ProtocolTCP},
+					// The proxy's drain (5s of grace, up to 30s for what it holds) fits.
+					TerminationGracePeriodSeconds: ptr.To[int64](45),
+					Tolerations:                   wt.Tolerations,
+					NodeSelector:                  wt.NodeSelector,
+					Containers: []corev1.Container{
+						{
+							Name: ContainerName, Image: image, Env: env, Resources: res,
+							SecurityContext: podsecurity.Container(),
+							// The proxy stops taking requests 5s after SIGTERM and then finishes
+							// what it holds: the model keeps serving through that before its own
+							// SIGTERM.
+							Lifecycle:    &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 10}}},
+							VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 						},
-						SecurityContext: podsecurity.Container(),
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(netpolicy.PortHTTPS)}},
-							PeriodSeconds: 5,
-						},
-						VolumeMounts: []corev1.VolumeMount{
-							{Name: certVolume, MountPath: certDir, ReadOnly: true},
-							{Name: "tmp", MountPath: "/tmp"},
-						},
-					}},
+						proxyContainer(cfg),
+					},
 					Volumes: []corev1.Volume{
 						// The kubelet refreshes a mounted Secret in place: renewing the certificate
 						// restarts nothing.
@@ -156,6 +153,42 @@ func entityDeployment(ep *computev1.ModelEndpoint, e *computev1.ServedEntity, cf
 	}
 	d.Annotations = map[string]string{AnnotationConfigHash: configHash(d.Spec.Template)}
 	return d, nil
+}
+
+// proxyContainer is the model proxy every model pod runs next to its model container: it
+// serves the pod's TLS port with the endpoint's certificate to the gateway alone, limits
+// concurrency to the per-replica target, reports in-flight requests and forwards to the model on
+// localhost. Its readiness is the model's: /readyz answers only when the model answers /ping.
+func proxyContainer(cfg *configv1.OperatorConfig) corev1.Container {
+	ms := cfg.ModelServing
+	return corev1.Container{
+		Name: ProxyContainerName, Image: ms.ProxyImage, Resources: *ms.ProxyResources.DeepCopy(),
+		Env: []corev1.EnvVar{
+			{Name: "PORT", Value: strconv.Itoa(int(ms.Port))},
+			{Name: "METRICS_PORT", Value: strconv.Itoa(int(ms.MetricsPort))},
+			{Name: "UPSTREAM", Value: "http://127.0.0.1:" + strconv.Itoa(int(ms.ContainerPort))},
+			{Name: "CONTAINER_CONCURRENCY", Value: strconv.Itoa(int(ms.ConcurrencyPerReplica))},
+			{Name: "TLS_CERT_FILE", Value: certDir + "/tls.crt"},
+			{Name: "TLS_KEY_FILE", Value: certDir + "/tls.key"},
+			// Clients must present the gateway's certificate from the operator CA.
+			{Name: "TLS_CLIENT_CA_FILE", Value: certDir + "/ca.crt"},
+			{Name: "ALLOWED_CLIENT_NAMES", Value: GatewayClientName},
+		},
+		Ports: []corev1.ContainerPort{
+			{Name: netpolicy.PortHTTPS, ContainerPort: ms.Port, Protocol: corev1.ProtocolTCP},
+			{Name: netpolicy.PortMetrics, ContainerPort: ms.MetricsPort, Protocol: corev1.ProtocolTCP},
+		},
+		SecurityContext: podsecurity.Container(),
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString(netpolicy.PortMetrics)}},
+			PeriodSeconds: 2, FailureThreshold: 2,
+		},
+		LivenessProbe: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString(netpolicy.PortMetrics)}},
+			PeriodSeconds: 10, FailureThreshold: 3,
+		},
+		VolumeMounts: []corev1.VolumeMount{{Name: certVolume, MountPath: certDir, ReadOnly: true}},
+	}
 }
 
 // entityService fronts an entity's ready pods on HTTPS.

@@ -194,6 +194,10 @@ func (r *Reconciler) applyEntities(ctx context.Context, ep *computev1.ModelEndpo
 		st := r.states.Get(stateKey(ep, e.Name), func() *autoscaler.State { return &autoscaler.State{LastActive: now} })
 		view := entityView{}
 		inFlight, err := r.Metrics.InFlight(ctx, r.target(ctx, ep, e.Name))
+		// Requests the gateway holds for an entity at zero are load its pods cannot report.
+		if activationRequested(ep, e.Name, now, p.IdleGrace) {
+			inFlight, err = max(inFlight, 1), nil
+		}
 		if err == nil {
 			st.Observe(p, autoscaler.Sample{Time: now, Load: inFlight})
 			view.inFlight = &inFlight

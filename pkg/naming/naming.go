@@ -35,6 +35,10 @@ const (
 	CASecret = "serverlessplane-ca"
 	// GatewayClientSecret holds the gateway's client certificate for mTLS to model servers.
 	GatewayClientSecret = "serverlessplane-gateway-client"
+	// GatewayServingSecret holds the gateway's serving certificate, for its Service and host names.
+	GatewayServingSecret = "serverlessplane-gateway-tls"
+	// GatewayService fronts the gateway pods: the control plane's front door.
+	GatewayService = "serverlessplane-gateway"
 	// QuotaLedgerPrefix prefixes the per-region ConfigMaps that record serverless capacity.
 	QuotaLedgerPrefix = "serverlessplane-quota-"
 )

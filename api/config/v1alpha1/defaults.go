@@ -21,9 +21,11 @@ const (
 	DefaultGPUResourceName        = corev1.ResourceName("nvidia.com/gpu")
 	DefaultGatewayName            = "serverlessplane-gateway"
 	DefaultGatewayHostname        = "serving.serverlessplane.local"
-	DefaultWarehouseImage         = "ghcr.io/serverlessplane/sql-engine:0.1.0"
-	DefaultWarehousePreviewImage  = "ghcr.io/serverlessplane/sql-engine:0.2.0-preview"
-	DefaultModelServerImage       = "ghcr.io/serverlessplane/model-server:0.1.0"
+	DefaultModelContainerPort     = 8080
+	DefaultImageTag               = "dev"
+	SQLEngineImageName            = "serverlessplane-sql-engine"
+	ModelServerImageName          = "serverlessplane-model-server"
+	ModelProxyImageName           = "serverlessplane-model-proxy"
 	CapacityTypeLabel             = "serverlessplane.io/capacity-type"
 	GPUNodeLabel                  = "serverlessplane.io/gpu"
 	defaultTolerance              = 0.1
@@ -54,9 +56,10 @@ func SetDefaults(c *OperatorConfig) {
 	if len(c.Regions) == 0 {
 		c.Regions = defaultRegions()
 	}
+	setString(&c.Images.Tag, DefaultImageTag)
 	setControlPlaneDefaults(&c.ControlPlane, c.OperatorNamespace)
-	setWarehouseDefaults(&c.Warehouses)
-	setModelServingDefaults(&c.ModelServing)
+	setWarehouseDefaults(&c.Warehouses, c.Images)
+	setModelServingDefaults(&c.ModelServing, c.Images)
 	setAutoscalingDefaults(&c.Autoscaling)
 	setMetricsDefaults(&c.Metrics)
 	setDuration(&c.Certificates.CAValidity, 365*24*time.Hour)
@@ -77,12 +80,17 @@ func setControlPlaneDefaults(cp *ControlPlane, operatorNamespace string) {
 	}
 }
 
-func setWarehouseDefaults(w *Warehouses) {
+// Image is the reference of one of the project's own images.
+func (i Images) Image(name string) string { return i.Registry + name + ":" + i.Tag }
+
+func setWarehouseDefaults(w *Warehouses, images Images) {
 	if len(w.ClusterSizes) == 0 {
 		w.ClusterSizes = defaultClusterSizes()
 	}
 	if len(w.Images) == 0 {
-		w.Images = map[string]string{"Current": DefaultWarehouseImage, "Preview": DefaultWarehousePreviewImage}
+		// One engine image serves both channels until a preview build exists.
+		engine := images.Image(SQLEngineImageName)
+		w.Images = map[string]string{"Current": engine, "Preview": engine}
 	}
 	setInt32(&w.Port, DefaultWarehousePort)
 	setInt32(&w.MetricsPort, DefaultMetricsPort)
@@ -94,9 +102,17 @@ func setWarehouseDefaults(w *Warehouses) {
 	}
 }
 
-func setModelServingDefaults(m *ModelServing) {
-	setString(&m.Image, DefaultModelServerImage)
+func setModelServingDefaults(m *ModelServing, images Images) {
+	setString(&m.Image, images.Image(ModelServerImageName))
+	setString(&m.ProxyImage, images.Image(ModelProxyImageName))
+	if m.ProxyResources.Requests == nil && m.ProxyResources.Limits == nil {
+		m.ProxyResources = corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("25m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+		}
+	}
 	setInt32(&m.Port, DefaultModelPort)
+	setInt32(&m.ContainerPort, DefaultModelContainerPort)
 	setInt32(&m.MetricsPort, DefaultMetricsPort)
 	setInt32(&m.ConcurrencyPerReplica, DefaultConcurrencyPerReplica)
 	if len(m.WorkloadSizes) == 0 {

@@ -26,6 +26,11 @@ type OperatorConfig struct {
 	// serverlessplane-system.
 	OperatorNamespace string `json:"operatorNamespace,omitempty"`
 
+	// images says where the project's own images (the defaults of warehouses.images,
+	// modelServing.image and modelServing.proxyImage) are pulled from: the names `make images`
+	// builds, under one registry prefix and one tag.
+	Images Images `json:"images,omitempty"`
+
 	// regions are the regions workspaces and NCCs can be in.
 	Regions []Region `json:"regions,omitempty"`
 
@@ -146,13 +151,34 @@ type WorkloadTypeSpec struct {
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 }
 
+// Images names the project's own images: <registry><name>:<tag>.
+type Images struct {
+	// registry prefixes every default image name, for example registry.example.com/team/
+	// (with its trailing slash). Default empty: the names as `make images` tags them.
+	Registry string `json:"registry,omitempty"`
+	// tag is the tag of every default image. Default dev, the tag `make images` uses.
+	Tag string `json:"tag,omitempty"`
+}
+
 // ModelServing configures model serving endpoints.
 type ModelServing struct {
-	// image is the default model server image.
+	// image is the default model container image: it serves the MLflow scoring protocol over
+	// plain HTTP on localhost:containerPort. Default <images.registry>serverlessplane-model-server:<images.tag>.
 	Image string `json:"image,omitempty"`
-	// port is the TLS port model servers listen on. Default 8443.
+	// proxyImage is the model proxy the operator adds to every model pod: it terminates mTLS
+	// from the gateway, limits concurrency and reports in-flight requests. Default
+	// <images.registry>serverlessplane-model-proxy:<images.tag>.
+	ProxyImage string `json:"proxyImage,omitempty"`
+	// proxyResources are the model proxy container's resources. Default requests 25m CPU and
+	// 32Mi memory, limit 128Mi memory.
+	ProxyResources corev1.ResourceRequirements `json:"proxyResources,omitempty"`
+	// port is the TLS port of model pods, served by the model proxy. Default 8443.
 	Port int32 `json:"port,omitempty"`
-	// metricsPort is the port model servers export Prometheus metrics on. Default 9090.
+	// containerPort is the plain-HTTP port the model container listens on, reached only from
+	// inside its pod (the proxy dials localhost). Default 8080.
+	ContainerPort int32 `json:"containerPort,omitempty"`
+	// metricsPort is the port the model proxy exports Prometheus metrics and its health on.
+	// Default 9090.
 	MetricsPort int32 `json:"metricsPort,omitempty"`
 	// concurrencyPerReplica is how many concurrent requests one replica serves; the workload
 	// size's concurrency range divided by it gives the replica bounds. Default 4.

@@ -138,9 +138,19 @@ func validateWarehouses(w *Warehouses, path *field.Path) field.ErrorList {
 func validateModelServing(m *ModelServing, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, validatePort(m.Port, path.Child("port"))...)
+	errs = append(errs, validatePort(m.ContainerPort, path.Child("containerPort"))...)
 	errs = append(errs, validatePort(m.MetricsPort, path.Child("metricsPort"))...)
+	// The proxy and the model container share the pod's network namespace: the proxy's two
+	// ports, the model's port and the model's own metrics port (containerPort+1) must differ.
 	if m.Port == m.MetricsPort {
 		errs = append(errs, field.Invalid(path.Child("metricsPort"), m.MetricsPort, "must differ from modelServing.port"))
+	}
+	for _, other := range []int32{m.Port, m.MetricsPort} {
+		if other == m.ContainerPort || other == m.ContainerPort+1 {
+			errs = append(errs, field.Invalid(path.Child("containerPort"), m.ContainerPort,
+				"the model container uses containerPort and containerPort+1 (its metrics): both must differ from modelServing.port and modelServing.metricsPort"))
+			break
+		}
 	}
 	if m.ConcurrencyPerReplica < 1 {
 		errs = append(errs, field.Invalid(path.Child("concurrencyPerReplica"), m.ConcurrencyPerReplica, "must be at least 1"))

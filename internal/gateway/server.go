@@ -1,0 +1,359 @@
+// Package gateway is the control plane's front door: it authenticates and authorizes every
+// request against the Kubernetes API (TokenReview, SubjectAccessReview), enforces an endpoint's
+// rate limits, picks the served entity by the endpoint's active traffic and the least-loaded
+// ready pod, holds requests for an entity at zero until a pod is ready (telling the operator at
+// once), and forwards them over mTLS with the gateway's client certificate, verifying each model
+// pod's serving certificate against the operator CA and its Service's name.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	authnv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/tlsfiles"
+	"github.com/serverlessplane/operator/pkg/balance"
+	"github.com/serverlessplane/operator/pkg/holdqueue"
+	"github.com/serverlessplane/operator/pkg/naming"
+	"github.com/serverlessplane/operator/pkg/ratelimit"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Reader reads ModelEndpoints and EndpointSlices, normally from an informer cache.
+	Reader client.Reader
+	// Writer records activation requests on ModelEndpoints.
+	Writer client.Writer
+	Auth   *Authorizer
+	// Upstream is the gateway's client certificate and the operator CA, for model pods.
+	Upstream *tlsfiles.Files
+	// Domain is the gateway's host name; <workspace>.<Domain> names a workspace.
+	Domain string
+	// Namespace and Service are the gateway's own, to count the replicas that share a rate
+	// limit; empty: one replica.
+	Namespace, Service string
+	HoldCapacity       int
+	HoldTimeout        time.Duration
+	Clock              clock.WithTicker
+	Metrics            *Metrics
+	// MaxBody bounds a request body. Default 16 MiB.
+	MaxBody int64
+	Log     logr.Logger
+}
+
+// Server serves the gateway's API.
+type Server struct {
+	o       Options
+	limiter *ratelimit.Limiter
+	hold    *holdqueue.Queue
+	loads   balance.Tracker
+
+	mu         sync.Mutex
+	transports map[string]*http.Transport
+	poked      map[string]time.Time
+	rnd        *rand.Rand
+	next       int
+	wake       chan struct{}
+}
+
+// repoke is how often a held entity is named again while its requests wait.
+const repoke = 5 * time.Second
+
+// New returns a Server.
+func New(o Options) *Server {
+	if o.MaxBody <= 0 {
+		o.MaxBody = 16 << 20
+	}
+	return &Server{
+		o: o, limiter: ratelimit.New(o.Clock), hold: holdqueue.New(o.HoldCapacity, o.HoldTimeout, o.Clock),
+		transports: map[string]*http.Transport{}, poked: map[string]time.Time{}, wake: make(chan struct{}, 1),
+		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e7e)),
+	}
+}
+
+// Handler routes the gateway's API, under the workspace's host name or the /workspaces/{ws}
+// prefix.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, prefix := range []string{"", "/workspaces/{workspace}"} {
+		mux.HandleFunc("POST "+prefix+"/serving-endpoints/{endpoint}/invocations", s.invoke)
+		mux.HandleFunc("POST "+prefix+"/serving-endpoints/{endpoint}/served-models/{entity}/invocations", s.invoke)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "ENDPOINT_NOT_FOUND", "no API at "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// workspace is the request's workspace: the path prefix, or the first label of the host.
+func (s *Server) workspace(r *http.Request) string {
+	if ws := r.PathValue("workspace"); ws != "" {
+		return ws
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if ws, ok := strings.CutSuffix(host, "."+s.o.Domain); ok && !strings.Contains(ws, ".") {
+		return ws
+	}
+	return ""
+}
+
+// invoke serves a scoring request.
+func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
+	ctx, start := r.Context(), s.o.Clock.Now()
+	ws, name, pinned := s.workspace(r), r.PathValue("endpoint"), r.PathValue("entity")
+	if ws == "" {
+		writeError(w, http.StatusNotFound, codeNotFound, "no workspace in the request: use the host <workspace>."+s.o.Domain+" or the path prefix /workspaces/<workspace>")
+		return
+	}
+	user, ok := s.authorize(w, r, Resource{Namespace: ws, Resource: "modelendpoints", Subresource: "invocations", Name: name})
+	if !ok {
+		return
+	}
+	ep := &computev1.ModelEndpoint{}
+	if err := s.o.Reader.Get(ctx, client.ObjectKey{Namespace: ws, Name: name}, ep); err != nil {
+		if apierrors.IsNotFound(err) {
+			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("serving endpoint %q does not exist in workspace %q", name, ws))
+			return
+		}
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "reading the serving endpoint: "+err.Error())
+		return
+	}
+	if !s.allowRate(w, ep, user) {
+		return
+	}
+	entity := pinned
+	if entity == "" {
+		entity = balance.PickWeighted(activeRoutes(ep), s.random())
+	} else if !hasEntity(ep, entity) {
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("serving endpoint %q has no served model %q", name, entity))
+		return
+	}
+	if entity == "" {
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf("serving endpoint %q routes no traffic", name))
+		return
+	}
+	labels := []string{ws, name, entity}
+	code := s.forward(w, r, ep, entity)
+	s.o.Metrics.requests.WithLabelValues(append(labels, strconv.Itoa(code))...).Inc()
+	s.o.Metrics.duration.WithLabelValues(labels...).Observe(s.o.Clock.Since(start).Seconds())
+}
+
+// authorize answers 401 or 403 itself and returns false when the request may not go on.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, res Resource) (authnv1.UserInfo, bool) {
+	user, err := s.o.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+	if errors.Is(err, errUnauthenticated) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="serverlessplane"`)
+		writeError(w, http.StatusUnauthorized, codeUnauthenticated, "a valid bearer token is required: send Authorization: Bearer <token>")
+		return user, false
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, err.Error())
+		return user, false
+	}
+	allowed, err := s.o.Auth.Allowed(r.Context(), user, res)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, err.Error())
+		return user, false
+	}
+	if !allowed {
+		writeError(w, http.StatusForbidden, codePermissionDenied, fmt.Sprintf(
+			"%s may not create %s/%s %q in workspace %q: bind the serverlessplane-workspace-user role in the workspace",
+			user.Username, res.Resource, res.Subresource, res.Name, res.Namespace))
+		return user, false
+	}
+	return user, true
+}
+
+// allowRate takes a token from each of the endpoint's rate limits, this replica's share of it.
+func (s *Server) allowRate(w http.ResponseWriter, ep *computev1.ModelEndpoint, user authnv1.UserInfo) bool {
+	replicas := s.replicas(context.Background())
+	for _, l := range ep.Spec.RateLimits {
+		key := "endpoint/" + ep.Namespace + "/" + ep.Name
+		if l.Key == computev1.RateLimitUser {
+			key = "user/" + ep.Namespace + "/" + ep.Name + "/" + user.Username
+		}
+		ok, retry := s.limiter.Allow(key, ratelimit.Share(int64(l.Calls), replicas), time.Minute)
+		if !ok {
+			s.o.Metrics.rateLimited.WithLabelValues(ep.Namespace, ep.Name, string(l.Key)).Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((retry+time.Second-1)/time.Second))))
+			writeError(w, http.StatusTooManyRequests, codeRateLimited, fmt.Sprintf(
+				"serving endpoint %q allows %d calls per minute per %s; retry after %s", ep.Name, l.Calls, strings.ToLower(string(l.Key)), retry.Round(time.Millisecond)))
+			return false
+		}
+	}
+	return true
+}
+
+// replicas is how many ready gateway pods share the rate limits.
+func (s *Server) replicas(ctx context.Context) int {
+	if s.o.Service == "" {
+		return 1
+	}
+	addrs, err := readyAddresses(ctx, s.o.Reader, s.o.Namespace, s.o.Service, "https")
+	if err != nil || len(addrs) == 0 {
+		return 1
+	}
+	return len(addrs)
+}
+
+func (s *Server) random() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rnd.Float64()
+}
+
+// activeRoutes is the traffic being served: during a rollout, the config that serves.
+func activeRoutes(ep *computev1.ModelEndpoint) []balance.Route {
+	var routes []computev1.TrafficRoute
+	switch {
+	case ep.Status.ActiveTraffic != nil:
+		routes = ep.Status.ActiveTraffic.Routes
+	case ep.Spec.Traffic != nil:
+		routes = ep.Spec.Traffic.Routes
+	case len(ep.Spec.ServedEntities) == 1:
+		return []balance.Route{{Name: ep.Spec.ServedEntities[0].Name, Percent: 100}}
+	}
+	out := make([]balance.Route, 0, len(routes))
+	for _, r := range routes {
+		out = append(out, balance.Route{Name: r.ServedEntity, Percent: r.Percent})
+	}
+	return out
+}
+
+func hasEntity(ep *computev1.ModelEndpoint, name string) bool {
+	for _, e := range ep.Spec.ServedEntities {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func holdKey(namespace, endpoint, entity string) string {
+	return namespace + "/" + endpoint + "/" + entity
+}
+
+// forward sends the request to a ready pod of the entity, holding it while there is none, and
+// returns the status code answered.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, ep *computev1.ModelEndpoint, entity string) int {
+	ctx := r.Context()
+	service := naming.ServedEntity(ep.Name, entity)
+	addrs, err := readyAddresses(ctx, s.o.Reader, ep.Namespace, service, modelPort)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "reading the served model's pods: "+err.Error())
+		return http.StatusServiceUnavailable
+	}
+	if len(addrs) == 0 {
+		key := holdKey(ep.Namespace, ep.Name, entity)
+		held := s.o.Metrics.held.WithLabelValues(ep.Namespace, ep.Name, entity)
+		held.Inc()
+		err := s.hold.Wait(ctx, key, func(string) { go s.poke(context.WithoutCancel(ctx), ep.Namespace, ep.Name) })
+		held.Dec()
+		switch {
+		case errors.Is(err, holdqueue.ErrFull):
+			writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf(
+				"served model %q is starting and already holds %d requests; retry later", entity, s.o.HoldCapacity))
+			return http.StatusServiceUnavailable
+		case errors.Is(err, holdqueue.ErrTimeout):
+			writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf(
+				"served model %q did not become ready within %s; retry later", entity, s.o.HoldTimeout))
+			return http.StatusServiceUnavailable
+		case err != nil:
+			return 499 // the client went away
+		}
+		if addrs, err = readyAddresses(ctx, s.o.Reader, ep.Namespace, service, modelPort); err != nil || len(addrs) == 0 {
+			writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf("served model %q has no ready pod", entity))
+			return http.StatusServiceUnavailable
+		}
+	}
+	addr := s.pick(addrs)
+	s.loads.Inc(addr)
+	inFlight := s.o.Metrics.inFlight.WithLabelValues(ep.Namespace, ep.Name, entity)
+	inFlight.Inc()
+	defer func() { s.loads.Dec(addr); inFlight.Dec() }()
+
+	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	rp := &httputil.ReverseProxy{
+		Transport: s.transport(service + "." + ep.Namespace + ".svc"),
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.URL.Path, pr.Out.URL.RawPath = "https", addr, "/invocations", ""
+			pr.Out.Host = service + "." + ep.Namespace + ".svc"
+			// The token authorized this request here; the model never sees it.
+			pr.Out.Header.Del("Authorization")
+			pr.SetXForwarded()
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Set("served-model-name", entity)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			s.o.Log.V(1).Info("forwarding failed", "endpoint", ep.Namespace+"/"+ep.Name, "entity", entity, "pod", addr, "error", err.Error())
+			writeError(w, http.StatusBadGateway, codeUnavailable, fmt.Sprintf("served model %q did not answer", entity))
+		},
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBody)
+	rp.ServeHTTP(rec, r)
+	return rec.code
+}
+
+// pick is the least-loaded address, round robin among equals.
+func (s *Server) pick(addrs []string) string {
+	s.mu.Lock()
+	s.next++
+	start := s.next
+	s.mu.Unlock()
+	return addrs[balance.LeastLoaded(s.loads.Backends(addrs), start)]
+}
+
+// transport is the connection pool to one served entity's pods, verifying their certificate
+// for the entity's Service name.
+func (s *Server) transport(serverName string) *http.Transport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.transports[serverName]
+	if t == nil {
+		t = &http.Transport{
+			TLSClientConfig: s.o.Upstream.ClientConfig(serverName), ForceAttemptHTTP2: true,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second,
+		}
+		s.transports[serverName] = t
+	}
+	return t
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
