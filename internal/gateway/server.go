@@ -53,6 +53,9 @@ type Options struct {
 	Metrics            *Metrics
 	// MaxBody bounds a request body. Default 16 MiB.
 	MaxBody int64
+	// DialContext dials model pods; tests point pod addresses at loopback with it. Default a
+	// net.Dialer with a 5s timeout.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	Log     logr.Logger
 }
 
@@ -78,6 +81,9 @@ const repoke = 5 * time.Second
 func New(o Options) *Server {
 	if o.MaxBody <= 0 {
 		o.MaxBody = 16 << 20
+	}
+	if o.DialContext == nil {
+		o.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
 	return &Server{
 		o: o, limiter: ratelimit.New(o.Clock), hold: holdqueue.New(o.HoldCapacity, o.HoldTimeout, o.Clock),
@@ -332,7 +338,7 @@ func (s *Server) transport(serverName string) *http.Transport {
 	if t == nil {
 		t = &http.Transport{
 			TLSClientConfig: s.o.Upstream.ClientConfig(serverName), ForceAttemptHTTP2: true,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:         s.o.DialContext,
 			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second,
 		}
 		s.transports[serverName] = t
