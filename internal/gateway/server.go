@@ -56,7 +56,7 @@ type Options struct {
 	// DialContext dials model pods; tests point pod addresses at loopback with it. Default a
 	// net.Dialer with a 5s timeout.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	Log     logr.Logger
+	Log         logr.Logger
 }
 
 // Server serves the gateway's API.
