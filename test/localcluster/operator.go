@@ -28,6 +28,8 @@ const (
 	OperatorNamespace      = "serverlessplane-system"
 	OperatorServiceAccount = "serverlessplane-operator"
 	OperatorDeployment     = "serverlessplane-operator"
+	// GatewayDeployment is the control-plane gateway, in the operator namespace.
+	GatewayDeployment = "serverlessplane-gateway"
 )
 
 // InstallOperator installs config/local (config/default with the operator Deployment scaled to
@@ -107,8 +109,9 @@ func WriteOperatorConfig(base, path, prometheusURL string) (*configv1.OperatorCo
 }
 
 // InstallOperatorPod installs config/localnode (config/default, the operator running from its
-// image on the real node, with the local size table) and waits until every operator replica is
-// Ready, which needs its readiness probe and, for one of them, the leader lease.
+// image on the real node, with the local size table, and the gateway) and waits until every
+// operator replica is Ready, which needs its readiness probe and, for one of them, the leader
+// lease, and every gateway replica is Ready, which needs its certificates from the operator.
 func InstallOperatorPod(ctx context.Context, cfg *rest.Config, root, kubectl string) error {
 	objs, err := Kustomize(ctx, kubectl, filepath.Join(root, "config", "localnode"))
 	if err != nil {
@@ -121,19 +124,21 @@ func InstallOperatorPod(ctx context.Context, cfg *rest.Config, root, kubectl str
 	if err != nil {
 		return err
 	}
-	var last string
-	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		d, err := cs.AppsV1().Deployments(OperatorNamespace).Get(ctx, OperatorDeployment, metav1.GetOptions{})
+	for _, name := range []string{OperatorDeployment, GatewayDeployment} {
+		var last string
+		err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+			d, err := cs.AppsV1().Deployments(OperatorNamespace).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				last = err.Error()
+				return false, nil
+			}
+			want := ptr.Deref(d.Spec.Replicas, 1)
+			last = fmt.Sprintf("%d of %d replicas ready", d.Status.ReadyReplicas, want)
+			return d.Status.ObservedGeneration == d.Generation && d.Status.ReadyReplicas == want && d.Status.UpdatedReplicas == want, nil
+		})
 		if err != nil {
-			last = err.Error()
-			return false, nil
+			return fmt.Errorf("the %s Deployment did not become ready (%s): %w", name, last, err)
 		}
-		want := ptr.Deref(d.Spec.Replicas, 1)
-		last = fmt.Sprintf("%d of %d replicas ready", d.Status.ReadyReplicas, want)
-		return d.Status.ObservedGeneration == d.Generation && d.Status.ReadyReplicas == want && d.Status.UpdatedReplicas == want, nil
-	})
-	if err != nil {
-		return fmt.Errorf("the operator Deployment did not become ready (%s): %w", last, err)
 	}
 	return nil
 }

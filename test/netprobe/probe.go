@@ -7,9 +7,12 @@ package netprobe
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,7 +49,10 @@ func EnvPorts(environ []string) []int {
 
 // Target is one connection to try.
 type Target struct {
-	Proto string // "tcp" or "udp"
+	// Proto is "tcp" (the probe's greeting must arrive), "udp" (the datagram must come back),
+	// "tls" (a TLS server must answer the handshake: a model proxy) or "http" (an HTTP server
+	// must answer GET /healthz with any status: a metrics port).
+	Proto string
 	Host  string
 	Port  int
 }
@@ -55,11 +61,12 @@ func (t Target) String() string {
 	return t.Proto + ":" + net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 }
 
-// ParseTarget reads "tcp:10.0.0.1:80" or "udp:10.0.0.1:53".
+// ParseTarget reads "tcp:10.0.0.1:80", "udp:10.0.0.1:53", "tls:10.0.0.1:8443" or
+// "http:10.0.0.1:9090".
 func ParseTarget(s string) (Target, error) {
 	proto, hostPort, ok := strings.Cut(s, ":")
-	if !ok || (proto != "tcp" && proto != "udp") {
-		return Target{}, fmt.Errorf("target %q: want tcp:<host>:<port> or udp:<host>:<port>", s)
+	if !ok || (proto != "tcp" && proto != "udp" && proto != "tls" && proto != "http") {
+		return Target{}, fmt.Errorf("target %q: want tcp|udp|tls|http:<host>:<port>", s)
 	}
 	host, portStr, err := net.SplitHostPort(hostPort)
 	if err != nil {
@@ -122,14 +129,25 @@ func ConnectAll(ctx context.Context, targets []Target, timeout time.Duration) []
 func connect(ctx context.Context, t Target, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	network := t.Proto
+	if network != "udp" {
+		network = "tcp"
+	}
+	addr := net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+	if t.Proto == "http" {
+		return getHealthz(ctx, addr)
+	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, t.Proto, net.JoinHostPort(t.Host, strconv.Itoa(t.Port)))
+	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
+	if t.Proto == "tls" {
+		return tlsAnswers(conn)
+	}
 	if t.Proto == "udp" {
 		if _, err := conn.Write([]byte("ping")); err != nil {
 			return err
@@ -146,8 +164,49 @@ func connect(ctx context.Context, t Target, timeout time.Duration) error {
 	return nil
 }
 
-// Serve answers on every TCP and UDP port until ctx ends: TCP connections get the greeting,
-// UDP datagrams are echoed.
+// tlsAnswers says whether a TLS server answers on conn: the handshake completes, or the server
+// refuses it with an alert (a server that requires a client certificate the probe lacks).
+// Nothing is trusted or sent: the probe only learns that a TLS server is there.
+func tlsAnswers(conn net.Conn) error {
+	c := tls.Client(conn, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // reachability only
+	err := c.Handshake()
+	var alert tls.AlertError
+	if err == nil || errors.As(err, &alert) {
+		return nil
+	}
+	return err
+}
+
+// getHealthz says whether an HTTP server answers GET /healthz at addr, with any status.
+func getHealthz(ctx context.Context, addr string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+// answer serves one TCP connection: a client that speaks first with an HTTP request (a model
+// proxy's readiness check of its model container) gets 200, any other gets the greeting.
+func answer(c net.Conn) {
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+	buf := make([]byte, 4)
+	if n, _ := io.ReadFull(c, buf); n == 4 && (string(buf) == "GET " || string(buf) == "POST") {
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"))
+		return
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write([]byte(Greeting))
+}
+
+// Serve answers on every TCP and UDP port until ctx ends: TCP connections get the greeting (or,
+// when they open with an HTTP request, a 200), UDP datagrams are echoed.
 func Serve(ctx context.Context, tcpPorts, udpPorts []int) error {
 	var closers []func() error
 	defer func() {
@@ -167,8 +226,7 @@ func Serve(ctx context.Context, tcpPorts, udpPorts []int) error {
 				if err != nil {
 					return
 				}
-				_, _ = c.Write([]byte(Greeting))
-				_ = c.Close()
+				go answer(c)
 			}
 		}()
 	}

@@ -2,7 +2,11 @@ package netprobe
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -104,4 +108,66 @@ func TestEnvPorts(t *testing.T) {
 	if diff := cmp.Diff(want, EnvPorts(env)); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
 	}
+}
+
+// A TLS server that demands a client certificate, an HTTP server and the probe's own HTTP answer
+// all count as answering; a closed port does not.
+func TestApplicationTargets(t *testing.T) {
+	tlsSrv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	tlsSrv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	httpSrv := httptest.NewServer(http.NotFoundHandler())
+	defer httpSrv.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	_ = closed.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	probePort := freePort(t, "tcp")
+	go func() { _ = Serve(ctx, []int{probePort}, nil) }()
+
+	target := func(proto, addr string) Target {
+		tgt, err := ParseTarget(proto + ":" + addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tgt
+	}
+	probeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(probePort))
+	waitListening(t, probeAddr)
+	for _, c := range []struct {
+		target Target
+		want   bool
+	}{
+		{target("tls", tlsSrv.Listener.Addr().String()), true},
+		{target("http", httpSrv.Listener.Addr().String()), true},
+		{target("http", probeAddr), true},
+		{target("tcp", probeAddr), true},
+		{target("tls", closedAddr), false},
+		{target("http", closedAddr), false},
+		{target("tls", httpSrv.Listener.Addr().String()), false},
+	} {
+		got := ConnectAll(ctx, []Target{c.target}, 5*time.Second)[0]
+		if got.Allowed != c.want {
+			t.Errorf("%s: allowed = %t, want %t (%s)", c.target, got.Allowed, c.want, got.Detail)
+		}
+	}
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			_ = c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never listened", addr)
 }

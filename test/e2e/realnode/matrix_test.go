@@ -43,6 +43,18 @@ type port struct {
 	proto corev1.Protocol
 	num   int
 	name  string // the container port's name, where it has one
+	// app is how the probe knows the port answers, when not by its greeting: "tls" (the model
+	// proxy's mTLS port) or "http" (the proxy's metrics and health).
+	app string
+}
+
+// target is how the probe tries the port at ip.
+func (p port) target(ip string) netprobe.Target {
+	proto := strings.ToLower(string(p.proto))
+	if p.app != "" {
+		proto = p.app
+	}
+	return netprobe.Target{Proto: proto, Host: ip, Port: p.num}
 }
 
 // peer is a probed pod: where it is, what it is, and the ports it answers on.
@@ -162,13 +174,13 @@ func (f *fixture) createProbes() {
 		role     string
 		ports    []port
 	}{
-		{"A/tenant", f.nsA, map[string]string{"app": "notebook"}, roleTenant, []port{{corev1.ProtocolTCP, 8080, "http"}}},
-		{"B/tenant", f.nsB, map[string]string{"app": "notebook"}, roleTenant, []port{{corev1.ProtocolTCP, 8080, "http"}}},
-		{"B/fake-gw", f.nsB, f.cfg.ControlPlane.GatewayPodLabels, roleTenant, []port{{corev1.ProtocolTCP, 8443, "https"}}},
-		{"cp/gateway", opNS, f.cfg.ControlPlane.GatewayPodLabels, roleGateway, []port{{corev1.ProtocolTCP, 8443, "https"}}},
-		{"cp/other", opNS, map[string]string{"app": "control"}, roleControl, []port{{corev1.ProtocolTCP, 8080, "http"}}},
-		{"dns", f.cfg.ControlPlane.DNSNamespace, f.cfg.ControlPlane.DNSPodLabels, roleDNS, []port{{corev1.ProtocolTCP, 53, "dns-tcp"}, {corev1.ProtocolUDP, 53, "dns"}}},
-		{"outsider", f.nsOut, map[string]string{"app": "curl"}, roleOutsider, []port{{corev1.ProtocolTCP, 8080, "http"}}},
+		{"A/tenant", f.nsA, map[string]string{"app": "notebook"}, roleTenant, []port{{corev1.ProtocolTCP, 8080, "http", ""}}},
+		{"B/tenant", f.nsB, map[string]string{"app": "notebook"}, roleTenant, []port{{corev1.ProtocolTCP, 8080, "http", ""}}},
+		{"B/fake-gw", f.nsB, f.cfg.ControlPlane.GatewayPodLabels, roleTenant, []port{{corev1.ProtocolTCP, 8443, "https", ""}}},
+		{"cp/gateway", opNS, f.cfg.ControlPlane.GatewayPodLabels, roleGateway, []port{{corev1.ProtocolTCP, 8443, "https", ""}}},
+		{"cp/other", opNS, map[string]string{"app": "control"}, roleControl, []port{{corev1.ProtocolTCP, 8080, "http", ""}}},
+		{"dns", f.cfg.ControlPlane.DNSNamespace, f.cfg.ControlPlane.DNSPodLabels, roleDNS, []port{{corev1.ProtocolTCP, 53, "dns-tcp", ""}, {corev1.ProtocolUDP, 53, "dns", ""}}},
+		{"outsider", f.nsOut, map[string]string{"app": "curl"}, roleOutsider, []port{{corev1.ProtocolTCP, 8080, "http", ""}}},
 	}
 	for i, p := range probes {
 		var tcp, udp []string
@@ -223,14 +235,16 @@ func (f *fixture) createProbes() {
 		}
 	}
 	whPorts := []port{
-		{corev1.ProtocolTCP, int(f.cfg.Warehouses.Port), netpolicy.PortSQL},
-		{corev1.ProtocolTCP, int(f.cfg.Warehouses.MetricsPort), netpolicy.PortMetrics},
-		{corev1.ProtocolTCP, netprobe.PeerPort, ""},
+		{corev1.ProtocolTCP, int(f.cfg.Warehouses.Port), netpolicy.PortSQL, ""},
+		{corev1.ProtocolTCP, int(f.cfg.Warehouses.MetricsPort), netpolicy.PortMetrics, ""},
+		{corev1.ProtocolTCP, netprobe.PeerPort, "", ""},
 	}
+	// An entity pod's named ports are its model proxy's; the probe image, as its model
+	// container, serves the unnamed peer port.
 	entityPorts := []port{
-		{corev1.ProtocolTCP, int(f.cfg.ModelServing.Port), netpolicy.PortHTTPS},
-		{corev1.ProtocolTCP, int(f.cfg.ModelServing.MetricsPort), netpolicy.PortMetrics},
-		{corev1.ProtocolTCP, netprobe.PeerPort, ""},
+		{corev1.ProtocolTCP, int(f.cfg.ModelServing.Port), netpolicy.PortHTTPS, "tls"},
+		{corev1.ProtocolTCP, int(f.cfg.ModelServing.MetricsPort), netpolicy.PortMetrics, "http"},
+		{corev1.ProtocolTCP, netprobe.PeerPort, "", ""},
 	}
 	workload("A/w1", f.nsA, computev1.LabelWarehouse+"=w1", roleWarehouse, "w1", whPorts)
 	workload("A/w2", f.nsA, computev1.LabelWarehouse+"=w2", roleWarehouse, "w2", whPorts)
@@ -382,7 +396,7 @@ func (f *fixture) probe(flows []flow) []bool {
 			args := []string{"exec", "-n", src.namespace, src.pod, "--", "/probe", "connect", "-timeout", "2s"}
 			index := map[string]int{}
 			for _, i := range idx {
-				tgt := netprobe.Target{Proto: strings.ToLower(string(flows[i].port.proto)), Host: flows[i].to.ip, Port: flows[i].port.num}
+				tgt := flows[i].port.target(flows[i].to.ip)
 				args = append(args, tgt.String())
 				index[tgt.String()] = i
 			}

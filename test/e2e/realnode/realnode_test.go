@@ -118,6 +118,7 @@ func TestRealNode(t *testing.T) {
 	f.relabelTenantNamespace()
 	pairs = f.expectMatrix("after the tenant relabels its namespace")
 	timings.mark(fmt.Sprintf("reachability matrix after relabelling: %d pairs", pairs))
+	f.expectServing(timings)
 
 	stop()
 	timings.mark("cluster stopped")
