@@ -134,8 +134,9 @@ func runRealNode(ctx context.Context, o options, cluster *localcluster.Cluster) 
 		return err
 	}
 	fmt.Printf(`
-The cluster is ready: node %s runs its pods for real (addresses %s), and the operator runs
-as the Deployment %s/%s from the image serverlessplane-operator:dev.
+The cluster is ready: node %s runs its pods for real (addresses %s), the operator runs as
+the Deployment %s/%s from the image serverlessplane-operator:dev, and the gateway
+(serverlessplane-gateway) answers scoring requests: README "A prediction through the gateway".
 In another terminal:
 
     export KUBECONFIG=%s
