@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -98,11 +99,19 @@ func run() error {
 		return err
 	}
 	clk := clock.RealClock{}
+	serving, err := files(*tlsDir, log)
+	if err != nil {
+		return err
+	}
+	upstream, err := files(*clientDir, log)
+	if err != nil {
+		return err
+	}
 	metrics := gateway.NewMetrics()
 	srv := gateway.New(gateway.Options{
 		Reader: informers, Writer: writer,
 		Auth:     &gateway.Authorizer{Client: clientset, Clock: clk, TTL: *authTTL},
-		Upstream: files(*clientDir), Domain: *domain, Namespace: *namespace, Service: *service,
+		Upstream: upstream, Domain: *domain, Namespace: *namespace, Service: *service,
 		HoldCapacity: *holdCapacity, HoldTimeout: *holdTimeout, Clock: clk, Metrics: metrics, Log: log,
 	})
 	// Informers for what every request reads, and a wake-up of held requests on slice changes.
@@ -139,7 +148,7 @@ func run() error {
 	})
 	metricsServer := &http.Server{Addr: *metricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	api := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		TLSConfig: files(*tlsDir).ServerConfig()}
+		TLSConfig: serving.ServerConfig(nil)}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -170,8 +179,12 @@ func run() error {
 	return metricsServer.Shutdown(shutdown)
 }
 
-func files(dir string) *tlsfiles.Files {
-	return &tlsfiles.Files{
-		CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"), CAFile: filepath.Join(dir, "ca.crt"),
+// files reads tls.crt, tls.key and ca.crt of a mounted Secret, re-read when it rotates.
+func files(dir string, log logr.Logger) (*tlsfiles.Files, error) {
+	f, err := tlsfiles.Load(filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "ca.crt"), 5*time.Second, nil)
+	if err != nil {
+		return nil, err
 	}
+	f.OnReloadError = func(err error) { log.Error(err, "keeping the previous certificate", "dir", dir) }
+	return f, nil
 }

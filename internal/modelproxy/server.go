@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/utils/clock"
+
+	"github.com/serverlessplane/operator/internal/tlsfiles"
 )
 
 // Timeouts of the metrics and probe listener, whose answers are small and quick.
@@ -56,10 +58,11 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	store, err := newCertStore(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile, cfg.CertReloadInterval, clk, log)
+	store, err := tlsfiles.Load(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.TLSClientCAFile, cfg.CertReloadInterval, clk)
 	if err != nil {
 		return nil, err
 	}
+	store.OnReloadError = func(err error) { log.Warn("keeping the previous TLS certificate and client CA", "err", err) }
 	l := newLimiter(cfg.ContainerConcurrency, cfg.QueueDepth)
 	m := newMetrics(l)
 	transport := newTransport(cfg.ContainerConcurrency)
@@ -67,7 +70,7 @@ func New(cfg Config) (*Server, error) {
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	s.scoring = &http.Server{
 		Handler:           scoringHandler(cfg, clk, l, m, transport, log),
-		TLSConfig:         serverTLSConfig(store, cfg.AllowedClientNames),
+		TLSConfig:         store.ServerConfig(cfg.AllowedClientNames),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       cfg.RequestTimeout,
 		WriteTimeout:      cfg.RequestTimeout + writeSlack,

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"testing"
 
+	"github.com/serverlessplane/operator/internal/tlsfiles"
 	"github.com/serverlessplane/operator/pkg/certs"
 )
 
@@ -37,7 +38,7 @@ func TestVerifyClient(t *testing.T) {
 		{name: "name differs in case", state: verified(leaf(certs.Client, "ServerlessPlane-Gateway"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := verifyClient([]string{gatewayCN, "gateway-canary"})(tc.state)
+			err := tlsfiles.VerifyClient([]string{gatewayCN, "gateway-canary"})(tc.state)
 			if tc.ok && err != nil {
 				t.Errorf("want accepted, got %v", err)
 			}
