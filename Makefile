@@ -72,6 +72,7 @@ REGISTRY ?=
 TAG ?= dev
 IMAGE_DIR ?= $(BIN)/images
 IMG ?= serverlessplane-operator:dev
+GATEWAY_IMG ?= $(REGISTRY)serverlessplane-gateway:$(TAG)
 IMAGE_ARCHIVE ?= $(BIN)/serverlessplane-operator.oci.tar
 
 $(BIN)/image: $(wildcard hack/image/*.go) hack/image/go.mod
@@ -120,9 +121,9 @@ endif
 KUBECTL ?= $(KUBEBINS)/kubectl
 
 .PHONY: deploy
-deploy: ## Install config/default (CRDs, RBAC, the operator with IMG) in the cluster of KUBECONFIG.
-	$(KUBECTL) kustomize config/default | sed 's|image: serverlessplane-operator:latest|image: $(IMG)|' | \
-		$(KUBECTL) apply --server-side -f -
+deploy: ## Install config/default (CRDs, RBAC, the operator with IMG, the gateway with GATEWAY_IMG) in the cluster of KUBECONFIG.
+	$(KUBECTL) kustomize config/default | sed -e 's|image: serverlessplane-operator:latest|image: $(IMG)|' \
+		-e 's|image: serverlessplane-gateway:latest|image: $(GATEWAY_IMG)|' | $(KUBECTL) apply --server-side -f -
 
 # Removing the CRDs removes every workspace, warehouse and endpoint with them.
 .PHONY: undeploy
