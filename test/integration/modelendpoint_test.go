@@ -76,6 +76,21 @@ var _ = Describe("ModelEndpoint", func() {
 		c := champion.Spec.Template.Spec.Containers[0]
 		Expect(c.Env).To(ContainElements(corev1.EnvVar{Name: "MODEL_NAME", Value: "main.default.churn"}, corev1.EnvVar{Name: "MODEL_VERSION", Value: "3"}))
 		Expect(champion.Spec.Template.Spec.Volumes).To(ContainElement(HaveField("Secret.SecretName", naming.ServingCertificate("churn"))))
+		By("the model proxy serves the pod's TLS port and holds the key; the model container gets neither")
+		Expect(c.Image).To(Equal("serverlessplane-model-server:dev"))
+		Expect(c.Ports).To(BeEmpty())
+		Expect(c.VolumeMounts).NotTo(ContainElement(HaveField("Name", "tls")))
+		Expect(c.Env).To(ContainElement(corev1.EnvVar{Name: "PORT", Value: "8080"}))
+		proxy := champion.Spec.Template.Spec.Containers[1]
+		Expect(proxy.Name).To(Equal(modelendpoint.ProxyContainerName))
+		Expect(proxy.Image).To(Equal("serverlessplane-model-proxy:dev"))
+		Expect(proxy.Ports).To(ConsistOf(HaveField("ContainerPort", BeEquivalentTo(8443)), HaveField("ContainerPort", BeEquivalentTo(9090))))
+		Expect(proxy.VolumeMounts).To(ContainElement(HaveField("Name", "tls")))
+		Expect(proxy.Env).To(ContainElements(
+			corev1.EnvVar{Name: "UPSTREAM", Value: "http://127.0.0.1:8080"},
+			corev1.EnvVar{Name: "ALLOWED_CLIENT_NAMES", Value: modelendpoint.GatewayClientName},
+			corev1.EnvVar{Name: "CONTAINER_CONCURRENCY", Value: "4"}))
+		Expect(proxy.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
 
 		challenger := deploymentOf(Default, ep, "challenger").Spec.Template.Spec
 		Expect(challenger.Containers[0].Resources.Limits).To(HaveKeyWithValue(corev1.ResourceName("nvidia.com/gpu"), resourceQuantity("1")))
@@ -261,6 +276,39 @@ var _ = Describe("ModelEndpoint", func() {
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ep), ep)).To(Succeed())
 			g.Expect(ep.Status.ServedEntities[0].State).To(Equal(computev1.EntityReady))
 		}).Should(Succeed())
+	})
+
+	It("starts an entity at zero at once when the gateway holds requests for it, and only then", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("wake")).Obj())
+		ep := b.Endpoint(ns, "nightly").Entity("a", "main.ml.nightly", "2").ScaleToZero().
+			Entity("b", "main.ml.nightly", "3").ScaleToZero().Route("a", 50).Route("b", 50).Obj()
+		load.SetInFlight(ns, "nightly", "a", 0)
+		load.SetInFlight(ns, "nightly", "b", 0)
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
+		advance(31 * time.Second)
+		Eventually(func(g Gomega) {
+			g.Expect(deploymentOf(g, ep, "a").Spec.Replicas).To(HaveValue(BeEquivalentTo(0)))
+			g.Expect(deploymentOf(g, ep, "b").Spec.Replicas).To(HaveValue(BeEquivalentTo(0)))
+		}).Should(Succeed())
+
+		By("an activation older than the idle grace starts nothing")
+		stale := env.Clock.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)
+		Expect(update(ep, func(e *computev1.ModelEndpoint) {
+			e.Annotations = map[string]string{computev1.AnnotationActivation: "a@" + stale}
+		})).To(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(deploymentOf(g, ep, "a").Spec.Replicas).To(HaveValue(BeEquivalentTo(0)))
+		}).Should(Succeed())
+
+		By("the gateway names a: a starts with no load reported, b stays at zero")
+		Expect(update(ep, func(e *computev1.ModelEndpoint) {
+			e.Annotations = map[string]string{computev1.AnnotationActivation: "a@" + env.Clock.Now().UTC().Format(time.RFC3339Nano)}
+		})).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(deploymentOf(g, ep, "a").Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
+		}).Should(Succeed())
+		Expect(deploymentOf(Default, ep, "b").Spec.Replicas).To(HaveValue(BeEquivalentTo(0)))
 	})
 
 	It("holds the replicas and says so when an entity's load cannot be read", func(ctx SpecContext) {
