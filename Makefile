@@ -103,6 +103,12 @@ bench-autoscaler: ## Replay load traces through this autoscaler, the Kubernetes 
 	cd test/autoscalebench && go run ./cmd/autoscalebench > ../../docs/autoscaler-benchmark.md
 	@cat docs/autoscaler-benchmark.md
 
+# GATEWAYBENCH_ARGS tunes it, e.g. GATEWAYBENCH_ARGS='-duration 30s -rates 1000'.
+.PHONY: bench-gateway
+bench-gateway: ## Latency the model proxy and the gateway add to the model server at 1,000 and 200 req/s (vegeta, loopback) into docs/gateway-benchmark.md.
+	cd test/gatewaybench && go run ./cmd/gatewaybench $(GATEWAYBENCH_ARGS) > ../../docs/gateway-benchmark.md
+	@cat docs/gateway-benchmark.md
+
 ##@ Run
 
 # `make run KUBECONFIG=path` (on the command line) runs against that cluster; a KUBECONFIG in
