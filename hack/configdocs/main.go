@@ -42,15 +42,14 @@ Notes:
   scaling off (minimum counts, no auto-stop). A stopped warehouse has no pods to scrape, so
   resuming on queued queries needs a source that sees the queue: ` + "`Prometheus`" + ` fed by the
   control-plane gateway.
-- The default images are placeholders for the engine and model-server contracts: set your own.
-  A warehouse engine listens for SQL on the port named ` + "`sql`" + ` (` + "`SERVERLESSPLANE_SQL_PORT`" + `) and exports
-  the gauges of ` + "`metrics.names`" + ` on the port named ` + "`metrics`" + `. A model server serves HTTPS on the
-  port named ` + "`https`" + ` (` + "`PORT`" + `) with ` + "`TLS_CERT_FILE`" + ` and ` + "`TLS_KEY_FILE`" + `, requires client
-  certificates signed by ` + "`TLS_CLIENT_CA_FILE`" + ` (the control-plane gateway's), and exports on
-  ` + "`metrics`" + ` the gauge ` + "`serverlessplane_model_inflight_requests`" + `, the counter
-  ` + "`serverlessplane_model_requests_total{code}`" + ` and the histogram
-  ` + "`serverlessplane_model_request_duration_seconds`" + `, which the Grafana dashboard
-  (config/grafana) charts as request rate, latency and error rate.
+- The default images are the project's own, as ` + "`make images`" + ` names them under ` + "`images.registry`" + `
+  and ` + "`images.tag`" + `. A warehouse engine listens for SQL on the port named ` + "`sql`" + `
+  (` + "`SERVERLESSPLANE_SQL_PORT`" + `) and exports the gauges of ` + "`metrics.names`" + ` on the port named
+  ` + "`metrics`" + `. A model container serves the MLflow scoring protocol over plain HTTP on
+  ` + "`localhost:PORT`" + ` (` + "`modelServing.containerPort`" + `; docs/model-server.md); the model proxy next to it
+  (` + "`modelServing.proxyImage`" + `, docs/model-proxy.md) serves the pod's TLS port to the gateway alone and
+  exports the in-flight gauge the autoscaler reads. The Grafana dashboard (config/grafana) charts
+  the gateway's request metrics (docs/gateway.md).
 
 ## Defaults
 

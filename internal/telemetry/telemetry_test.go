@@ -9,21 +9,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/serverlessplane/operator/internal/gateway"
 )
 
-// modelServerMetrics are the metrics model servers export (docs/configuration.md), which the
-// dashboard's request panels read, and controller-runtime's.
-var modelServerMetrics = map[string]bool{
-	"serverlessplane_model_requests_total":                  true,
-	"serverlessplane_model_request_duration_seconds_bucket": true,
-	"serverlessplane_model_inflight_requests":               true,
+// otherMetrics are the series other processes export: the gateway's request metrics, which the
+// dashboard's request panels read, the model proxy's in-flight gauge, which the autoscaler
+// reads, and controller-runtime's.
+var otherMetrics = map[string]bool{
+	gateway.MetricRequests:                    true,
+	gateway.MetricDuration + "_bucket":        true,
+	gateway.MetricInFlight:                    true,
+	gateway.MetricHeld:                        true,
+	"serverlessplane_model_inflight_requests": true,
 	// controller-runtime's own, registered when controllers start.
 	"controller_runtime_reconcile_total":               true,
 	"controller_runtime_reconcile_time_seconds_bucket": true,
 }
 
 // Every serverlessplane_* series the Grafana dashboard queries exists: the operator registers it
-// or model servers export it. A typo in a panel fails here, not on someone's screen.
+// or the gateway exports it. A typo in a panel fails here, not on someone's screen.
 func TestDashboardQueriesKnownMetrics(t *testing.T) {
 	data, err := os.ReadFile("../../config/grafana/serverlessplane-dashboard.json")
 	if err != nil {
@@ -64,7 +69,7 @@ func TestDashboardQueriesKnownMetrics(t *testing.T) {
 		for _, target := range p.Targets {
 			for _, m := range name.FindAllString(target.Expr, -1) {
 				queried++
-				if !registered[m] && !modelServerMetrics[m] {
+				if !registered[m] && !otherMetrics[m] {
 					t.Errorf("panel %q queries %s, which nothing exports", p.Title, m)
 				}
 			}
