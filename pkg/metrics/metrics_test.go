@@ -77,6 +77,18 @@ func TestScrapeFailsWholeWhenAPodFails(t *testing.T) {
 	}
 }
 
+// A workload image is the tenant's: a metrics page the parser cannot read (one that opens with
+// "{" made it panic, and the operator with it) is an error naming the pod, never a crash.
+func TestScrapeSurvivesMalformedPages(t *testing.T) {
+	for _, page := range []string{"{}", "{", "x{"} {
+		ip, port := podServer(t, page, http.StatusOK)
+		_, err := scrapeSource(port).InFlight(context.Background(), Target{Pods: []Pod{{Name: "m-1", IP: ip}}})
+		if err == nil || !strings.Contains(err.Error(), "m-1") {
+			t.Errorf("page %q: err = %v, want a failure naming pod m-1", page, err)
+		}
+	}
+}
+
 func TestPrometheusQueries(t *testing.T) {
 	var queries []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

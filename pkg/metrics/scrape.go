@@ -72,7 +72,14 @@ func (s *Scrape) scrapeAll(ctx context.Context, pods []Pod, port int32) ([]map[s
 	return out, errors.Join(errs...)
 }
 
-func (s *Scrape) scrape(ctx context.Context, p Pod, port int32) (map[string]*dto.MetricFamily, error) {
+func (s *Scrape) scrape(ctx context.Context, p Pod, port int32) (families map[string]*dto.MetricFamily, err error) {
+	// The text parser panics on some malformed input (a body that opens with "{"): a workload
+	// image is the tenant's, and what it answers must never take the operator down.
+	defer func() {
+		if r := recover(); r != nil {
+			families, err = nil, fmt.Errorf("parsing the metrics of pod %s: malformed exposition", p.Name)
+		}
+	}()
 	if p.IP == "" {
 		return nil, fmt.Errorf("pod %s has no IP yet", p.Name)
 	}
@@ -90,7 +97,7 @@ func (s *Scrape) scrape(ctx context.Context, p Pod, port int32) (map[string]*dto
 		return nil, fmt.Errorf("scraping pod %s: %s", p.Name, resp.Status)
 	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(io.LimitReader(resp.Body, 4<<20))
+	families, err = parser.TextToMetricFamilies(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return nil, fmt.Errorf("parsing the metrics of pod %s: %w", p.Name, err)
 	}

@@ -198,7 +198,7 @@ func answer(c net.Conn) {
 	buf := make([]byte, 4)
 	if n, _ := io.ReadFull(c, buf); n == 4 && (string(buf) == "GET " || string(buf) == "POST") {
 		_ = c.SetDeadline(time.Now().Add(time.Second))
-		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"))
+		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 		return
 	}
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
