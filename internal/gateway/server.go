@@ -7,9 +7,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -268,10 +270,23 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ep *computev1.M
 		return http.StatusServiceUnavailable
 	}
 	if len(addrs) == 0 {
+		// net/http cancels an HTTP/1.1 request's context when its client leaves only once the
+		// body has been read to its end: read it now, so that a client that gives up while
+		// held leaves the queue at once rather than at the hold timeout.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBody))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest, fmt.Sprintf("the body exceeds %d bytes", tooLarge.Limit))
+			return http.StatusRequestEntityTooLarge
+		case err != nil:
+			return 499 // the client went away
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		key := holdKey(ep.Namespace, ep.Name, entity)
 		held := s.o.Metrics.held.WithLabelValues(ep.Namespace, ep.Name, entity)
 		held.Inc()
-		err := s.hold.Wait(ctx, key, func(string) { go s.poke(context.WithoutCancel(ctx), ep.Namespace, ep.Name) })
+		err = s.hold.Wait(ctx, key, func(string) { go s.poke(context.WithoutCancel(ctx), ep.Namespace, ep.Name) })
 		held.Dec()
 		switch {
 		case errors.Is(err, holdqueue.ErrFull):
