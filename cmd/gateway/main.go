@@ -56,6 +56,7 @@ func run() error {
 	service := flag.String("service", "serverlessplane-gateway", "the gateway's Service, to count the replicas that share rate limits; empty: one replica")
 	holdCapacity := flag.Int("hold-capacity", 1000, "requests held per served entity at zero; past it 503")
 	holdTimeout := flag.Duration("hold-timeout", 5*time.Minute, "how long a request is held for a served entity at zero; past it 503")
+	holdBytes := flag.Int64("hold-bytes", 256<<20, "bytes of held request bodies, all entities together; past it 503")
 	authTTL := flag.Duration("auth-cache-ttl", 10*time.Second, "how long a token review or access review is reused")
 	drainGrace := flag.Duration("drain-grace", 5*time.Second, "on SIGTERM, how long to keep serving while endpoints drop this pod")
 	opts := zap.Options{}
@@ -112,7 +113,7 @@ func run() error {
 		Reader: informers, Writer: writer,
 		Auth:     &gateway.Authorizer{Client: clientset, Clock: clk, TTL: *authTTL},
 		Upstream: upstream, Domain: *domain, Namespace: *namespace, Service: *service,
-		HoldCapacity: *holdCapacity, HoldTimeout: *holdTimeout, Clock: clk, Metrics: metrics, Log: log,
+		HoldCapacity: *holdCapacity, HoldTimeout: *holdTimeout, HoldBytes: *holdBytes, Clock: clk, Metrics: metrics, Log: log,
 	})
 	// Informers for what every request reads, and a wake-up of held requests on slice changes.
 	for _, obj := range []client.Object{&computev1.ModelEndpoint{}, &discoveryv1.EndpointSlice{}} {

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -51,8 +52,11 @@ type Options struct {
 	Namespace, Service string
 	HoldCapacity       int
 	HoldTimeout        time.Duration
-	Clock              clock.WithTicker
-	Metrics            *Metrics
+	// HoldBytes bounds the bodies of every held request together (a held request's body is
+	// read, so that a client that leaves is noticed); past it 503. Default 256 MiB.
+	HoldBytes int64
+	Clock     clock.WithTicker
+	Metrics   *Metrics
 	// MaxBody bounds a request body. Default 16 MiB.
 	MaxBody int64
 	// DialContext dials model pods; tests point pod addresses at loopback with it. Default a
@@ -73,6 +77,7 @@ type Server struct {
 	poked      map[string]time.Time
 	rnd        *rand.Rand
 	next       int
+	heldBytes  atomic.Int64
 	wake       chan struct{}
 }
 
@@ -83,6 +88,9 @@ const repoke = 5 * time.Second
 func New(o Options) *Server {
 	if o.MaxBody <= 0 {
 		o.MaxBody = 16 << 20
+	}
+	if o.HoldBytes <= 0 {
+		o.HoldBytes = 256 << 20
 	}
 	if o.DialContext == nil {
 		o.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
@@ -282,6 +290,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ep *computev1.M
 		case err != nil:
 			return 499 // the client went away
 		}
+		if s.heldBytes.Add(int64(len(body))) > s.o.HoldBytes {
+			s.heldBytes.Add(-int64(len(body)))
+			writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf(
+				"served model %q is starting and the gateway holds as many request bodies as it may; retry later", entity))
+			return http.StatusServiceUnavailable
+		}
+		defer s.heldBytes.Add(-int64(len(body)))
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		key := holdKey(ep.Namespace, ep.Name, entity)
 		held := s.o.Metrics.held.WithLabelValues(ep.Namespace, ep.Name, entity)
