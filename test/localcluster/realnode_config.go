@@ -19,10 +19,13 @@ type nodeConfig struct {
 	Dir, BinDir, Socket   string
 	PauseImage            string
 	NodeName, NodeAddress string
-	ClientCA              string
-	PodCIDR, ServiceCIDR  string
-	PodSubnet             string
-	Cgroup                string
+	// HostAddress is this machine's end of the node's link: pods route to it, so that what
+	// runs here (a test, a user's curl) reaches pod addresses and gets answers.
+	HostAddress          string
+	ClientCA             string
+	PodCIDR, ServiceCIDR string
+	PodSubnet            string
+	Cgroup               string
 }
 
 var containerdTemplate = template.Must(template.New("containerd").Parse(`# The real node's containerd (config version 4, containerd 2.4): every path is under the
@@ -150,7 +153,7 @@ var cniTemplate = template.Must(template.New("cni").Parse(`{
         "type": "host-local",
         "dataDir": "{{.Dir}}/cni/data",
         "ranges": [[{"subnet": "{{.PodSubnet}}"}]],
-        "routes": [{"dst": "{{.ServiceCIDR}}"}]
+        "routes": [{"dst": "{{.ServiceCIDR}}"}, {"dst": "{{.HostAddress}}/32"}]
       }
     },
     {"type": "portmap", "backend": "iptables", "capabilities": {"portMappings": true}}
@@ -161,7 +164,7 @@ var cniTemplate = template.Must(template.New("cni").Parse(`{
 func (n *realNode) config() nodeConfig {
 	return nodeConfig{
 		Dir: n.dir, BinDir: n.binDir, Socket: n.containerdSocket(), PauseImage: PauseImage,
-		NodeName: RealNodeName, NodeAddress: NodeAddress, PodCIDR: podCIDR, ServiceCIDR: serviceCIDR,
+		NodeName: RealNodeName, NodeAddress: NodeAddress, HostAddress: hostAddress, PodCIDR: podCIDR, ServiceCIDR: serviceCIDR,
 		Cgroup: nodeCgroup,
 	}
 }
