@@ -81,6 +81,10 @@ func RealNodeSupport(binDir string) error {
 	return nil
 }
 
+// RecoverMachine undoes what a real-node run that did not stop cleanly left on the machine
+// (Start does it too); a test calls it before taking the machine's state to compare with.
+func RecoverMachine() error { return recoverMachine() }
+
 // recoverMachine undoes what a real-node run that did not stop cleanly left on the machine.
 func recoverMachine() error {
 	j, err := openJournal(filepath.Join(machineStateDir, "journal.json"))

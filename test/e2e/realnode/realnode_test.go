@@ -60,6 +60,11 @@ func TestRealNode(t *testing.T) {
 		t.Fatalf("no images in %s: run make images", imagesDir)
 	}
 
+	// A run that was killed left its changes for the next start to undo: undo them now, so
+	// that the state compared with is the machine's own.
+	if err := localcluster.RecoverMachine(); err != nil {
+		t.Fatal(err)
+	}
 	before, err := localcluster.MachineState()
 	if err != nil {
 		t.Fatal(err)
