@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func podServer(t *testing.T, page string, status int) (string, int32) {
 func scrapeSource(port int32) *Scrape {
 	c := configv1.Default()
 	n := c.Metrics.Names
-	return &Scrape{Client: &http.Client{Timeout: time.Second}, WarehousePort: port, ModelPort: port,
+	return &Scrape{Client: NewScrapeClient(time.Second), WarehousePort: port, ModelPort: port,
 		Running: n.RunningQueries, Queued: n.QueuedQueries, QueueWait: n.QueueWaitSeconds, InFlightName: n.InFlightRequests}
 }
 
@@ -86,6 +87,98 @@ func TestScrapeSurvivesMalformedPages(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "m-1") {
 			t.Errorf("page %q: err = %v, want a failure naming pod m-1", page, err)
 		}
+	}
+}
+
+// A pod's metrics page is the tenant's: it cannot send the operator elsewhere, cost it more than
+// a bounded read, feed it load that is not a number, or put its own text into status.
+func TestScrapeRefusesHostilePages(t *testing.T) {
+	// What a redirect would reach: an address the pod cannot, but the operator can.
+	internalHits := 0
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		internalHits++
+		fmt.Fprint(w, "serverlessplane_model_inflight_requests 7\n")
+	}))
+	t.Cleanup(internal.Close)
+	big := strings.Repeat("# padding\n", maxPage/10+1)
+	many := strings.Builder{}
+	for i := range maxSeries + 1 {
+		fmt.Fprintf(&many, "x{i=\"%d\"} 1\n", i)
+	}
+	for _, c := range []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{"a redirect is not followed", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, internal.URL+"/metrics", http.StatusFound)
+		}, "HTTP status 302"},
+		{"a page over the size bound", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, big) }, "larger than"},
+		{"a page over the sample bound", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, many.String()) }, "more than"},
+		{"NaN load", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "serverlessplane_model_inflight_requests NaN\n")
+		}, "finite"},
+		{"infinite load", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "serverlessplane_model_inflight_requests +Inf\n")
+		}, "finite"},
+		{"negative load", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "serverlessplane_model_inflight_requests -3\n")
+		}, "at least 0"},
+		{"the page's text stays out of the error", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, "secret-token-from-the-pod{ 1\n")
+		}, "not in the Prometheus text format"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(c.handler)
+			t.Cleanup(srv.Close)
+			host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+			var p int32
+			fmt.Sscan(port, &p)
+			_, err := scrapeSource(p).InFlight(context.Background(), Target{Pods: []Pod{{Name: "m-1", IP: host}}})
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "m-1") {
+				t.Fatalf("err = %v, want one naming pod m-1 and %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "secret-token") {
+				t.Fatalf("err = %v carries the pod's text", err)
+			}
+		})
+	}
+	if internalHits != 0 {
+		t.Fatalf("the redirect target was fetched %d times", internalHits)
+	}
+}
+
+// At most Concurrency scrapes are in flight at once, however many pods there are.
+func TestScrapeBoundsConcurrency(t *testing.T) {
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		peak = max(peak, inFlight)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // long enough for the others to pile up if unbounded
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		fmt.Fprint(w, "serverlessplane_model_inflight_requests 1\n")
+	}))
+	t.Cleanup(srv.Close)
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	var p int32
+	fmt.Sscan(port, &p)
+	s := scrapeSource(p)
+	s.Concurrency = 3
+	var pods []Pod
+	for i := range 12 {
+		pods = append(pods, Pod{Name: fmt.Sprintf("m-%d", i), IP: host})
+	}
+	got, err := s.InFlight(context.Background(), Target{Pods: pods})
+	if err != nil || got != 12 {
+		t.Fatalf("in flight = %g, %v; want 12", got, err)
+	}
+	if peak > 3 {
+		t.Fatalf("%d scrapes at once, want at most 3", peak)
 	}
 }
 
