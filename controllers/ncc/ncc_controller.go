@@ -148,7 +148,7 @@ func (r *Reconciler) boundWorkspaces(ctx context.Context, n *computev1.NetworkCo
 // applyRule applies a rule's Service, EndpointSlices and egress policy in one namespace and
 // records their keys in keep.
 func (r *Reconciler) applyRule(ctx context.Context, n *computev1.NetworkConnectivityConfig, ns string, rule *computev1.PrivateEndpointRule, keep map[string]bool) error {
-	m := materialize(n.Name, ns, rule)
+	m := materialize(n.Name, ns, rule, r.Config.ControlPlane.ProtectedCIDRs)
 	objs := []client.Object{m.service, m.policy}
 	for _, s := range m.slices {
 		objs = append(objs, s)

@@ -72,7 +72,7 @@ type materialized struct {
 // materialize compiles a valid rule into a workspace namespace: a selectorless Service with
 // EndpointSlices of its single addresses, and an egress allowance for exactly its addresses
 // and ports.
-func materialize(nccName, workspace string, rule *computev1.PrivateEndpointRule) materialized {
+func materialize(nccName, workspace string, rule *computev1.PrivateEndpointRule, protected []string) materialized {
 	labels := func() map[string]string {
 		return map[string]string{computev1.LabelNCC: nccName, computev1.LabelWorkspace: workspace}
 	}
@@ -133,7 +133,7 @@ func materialize(nccName, workspace string, rule *computev1.PrivateEndpointRule)
 		}
 		m.slices = append(m.slices, slice)
 	}
-	m.policy = netpolicy.PrivateEndpoint(workspace, rule)
+	m.policy = netpolicy.PrivateEndpoint(workspace, rule, protected)
 	m.policy.Labels = labels()
 	return m
 }

@@ -19,6 +19,7 @@
 package netpolicy
 
 import (
+	"net/netip"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -101,20 +102,25 @@ func Compile(w Workspace) []*networkingv1.NetworkPolicy {
 			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolUDP, intstr.FromInt32(53)), port(corev1.ProtocolTCP, intstr.FromInt32(53))},
 		}},
 	})
-	if cidrs := storageCIDRs(w.Region); len(cidrs) > 0 {
+	protected := w.ControlPlane.ProtectedCIDRs
+	if to := ipBlocks(storageCIDRs(w.Region), protected); len(to) > 0 {
 		add(EgressStorage, networkingv1.NetworkPolicySpec{
 			PodSelector: all, PolicyTypes: egress,
 			Egress: []networkingv1.NetworkPolicyEgressRule{{
-				To: ipBlocks(cidrs), Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromInt32(443))},
+				To: to, Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromInt32(443))},
 			}},
 		})
 	}
-	if len(w.AllowedDestinations) > 0 {
-		rules := make([]networkingv1.NetworkPolicyEgressRule, 0, len(w.AllowedDestinations))
-		for _, d := range w.AllowedDestinations {
-			rules = append(rules, networkingv1.NetworkPolicyEgressRule{To: ipBlocks([]string{d.CIDR}), Ports: ports(d.Ports)})
+	var allowed []networkingv1.NetworkPolicyEgressRule
+	for _, d := range w.AllowedDestinations {
+		// An egress rule without peers allows every destination: a destination that compiles to
+		// nothing gets no rule at all.
+		if to := ipBlocks([]string{d.CIDR}, protected); len(to) > 0 {
+			allowed = append(allowed, networkingv1.NetworkPolicyEgressRule{To: to, Ports: ports(d.Ports)})
 		}
-		add(EgressAllowed, networkingv1.NetworkPolicySpec{PodSelector: all, PolicyTypes: egress, Egress: rules})
+	}
+	if len(allowed) > 0 {
+		add(EgressAllowed, networkingv1.NetworkPolicySpec{PodSelector: all, PolicyTypes: egress, Egress: allowed})
 	}
 	add(IngressWarehouses, networkingv1.NetworkPolicySpec{
 		PodSelector: exists(computev1.LabelWarehouse), PolicyTypes: ingress,
@@ -160,18 +166,23 @@ func EntityPeersName(endpoint, entity string) string {
 func PrivateEndpointName(rule string) string { return privateEndpointPfx + rule }
 
 // PrivateEndpoint compiles the egress allowance of a private endpoint rule: every pod of the
-// namespace may reach exactly the rule's addresses on exactly its ports.
-func PrivateEndpoint(namespace string, rule *computev1.PrivateEndpointRule) *networkingv1.NetworkPolicy {
+// namespace may reach exactly the rule's addresses on exactly its ports, never a protected
+// destination. Addresses that compile to nothing allow nothing (the policy has no egress rule).
+func PrivateEndpoint(namespace string, rule *computev1.PrivateEndpointRule, protected []string) *networkingv1.NetworkPolicy {
 	addrs := make([]string, 0, len(rule.Addresses))
 	for _, a := range rule.Addresses {
 		addrs = append(addrs, string(a))
+	}
+	var egress []networkingv1.NetworkPolicyEgressRule
+	if to := ipBlocks(addrs, protected); len(to) > 0 {
+		egress = []networkingv1.NetworkPolicyEgressRule{{To: to, Ports: ports(rule.Ports)}}
 	}
 	return &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: PrivateEndpointName(rule.Name), Namespace: namespace},
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: ipBlocks(addrs), Ports: ports(rule.Ports)}},
+			Egress:      egress,
 		},
 	}
 }
@@ -203,15 +214,36 @@ func storageCIDRs(r *configv1.Region) []string {
 	return cidrs
 }
 
-// ipBlocks turns addresses and CIDRs into ipBlock peers, single addresses as /32 or /128.
-func ipBlocks(addrs []string) []networkingv1.NetworkPolicyPeer {
+// ipBlocks turns addresses and CIDRs into ipBlock peers, single addresses as /32 or /128, with
+// every protected range inside a block cut out of it, and a block that lies inside a protected
+// range dropped. What does not parse is dropped: fail closed.
+func ipBlocks(addrs, protected []string) []networkingv1.NetworkPolicyPeer {
+	var guard []netip.Prefix
+	for _, c := range protected {
+		if p, err := configv1.ParsePrefix(c); err == nil {
+			guard = append(guard, p.Masked())
+		}
+	}
 	out := make([]networkingv1.NetworkPolicyPeer, 0, len(addrs))
 	for _, a := range addrs {
 		p, err := configv1.ParsePrefix(a)
 		if err != nil {
-			continue // validated at admission and in the operator configuration
+			continue
 		}
-		out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: p.String()}})
+		p = p.Masked()
+		block := &networkingv1.IPBlock{CIDR: p.String()}
+		inside := false
+		for _, g := range guard {
+			switch {
+			case g.Bits() <= p.Bits() && g.Contains(p.Addr()):
+				inside = true
+			case p.Bits() < g.Bits() && p.Contains(g.Addr()):
+				block.Except = append(block.Except, g.String())
+			}
+		}
+		if !inside {
+			out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: block})
+		}
 	}
 	return out
 }

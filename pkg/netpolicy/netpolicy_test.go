@@ -102,7 +102,7 @@ func TestPrivateEndpointAllowsExactlyTheRule(t *testing.T) {
 		Name: "db", Addresses: []computev1.IPOrCIDR{"10.0.0.5", "10.1.0.0/16"},
 		Ports: []computev1.NetworkPort{{Port: 5432}, {Port: 53, Protocol: computev1.ProtocolUDP}},
 	}
-	p := PrivateEndpoint("ws", rule)
+	p := PrivateEndpoint("ws", rule, nil)
 	if p.Name != "sp-pe-db" || len(p.Spec.Egress) != 1 || len(p.Spec.Ingress) != 0 {
 		t.Fatalf("policy %s: %+v", p.Name, p.Spec)
 	}
@@ -119,4 +119,65 @@ func TestPrivateEndpointAllowsExactlyTheRule(t *testing.T) {
 	if diff := cmp.Diff([]string{"TCP/5432", "UDP/53"}, ports); diff != "" {
 		t.Errorf("ports (-want +got):\n%s", diff)
 	}
+}
+
+// No egress allowance opens a protected destination (the metadata address, the cluster's own
+// ranges), whatever an NCC says, and a destination that compiles to nothing allows nothing:
+// an egress rule without peers would allow every destination.
+func TestEgressNeverOpensProtectedDestinations(t *testing.T) {
+	protected := []string{"169.254.0.0/16", "fe80::/10", "10.96.0.0/12", "10.244.0.0/16"}
+	type block struct {
+		CIDR   string
+		Except []string
+	}
+	for _, c := range []struct {
+		name  string
+		addrs []string
+		want  []block
+	}{
+		{"everything, IPv4", []string{"0.0.0.0/0"}, []block{{"0.0.0.0/0", []string{"169.254.0.0/16", "10.96.0.0/12", "10.244.0.0/16"}}}},
+		{"everything, IPv6", []string{"::/0"}, []block{{"::/0", []string{"fe80::/10"}}}},
+		{"a range around one", []string{"10.0.0.0/8"}, []block{{"10.0.0.0/8", []string{"10.96.0.0/12", "10.244.0.0/16"}}}},
+		{"the metadata address itself", []string{"169.254.169.254"}, nil},
+		{"a range inside the pods'", []string{"10.244.3.0/24"}, nil},
+		{"the protected range exactly", []string{"10.96.0.0/12"}, nil},
+		{"a range beside them", []string{"203.0.113.0/24"}, []block{{"203.0.113.0/24", nil}}},
+		{"host bits are masked", []string{"10.1.2.3/8"}, []block{{"10.0.0.0/8", []string{"10.96.0.0/12", "10.244.0.0/16"}}}},
+		{"unparseable", []string{"not-an-address"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []block
+			for _, p := range ipBlocks(c.addrs, protected) {
+				got = append(got, block{p.IPBlock.CIDR, p.IPBlock.Except})
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("ipBlocks(%v) (-want +got):\n%s", c.addrs, diff)
+			}
+		})
+	}
+
+	t.Run("a private endpoint of protected addresses only allows nothing", func(t *testing.T) {
+		rule := &computev1.PrivateEndpointRule{Name: "meta", Addresses: []computev1.IPOrCIDR{"169.254.169.254"},
+			Ports: []computev1.NetworkPort{{Port: 80}}}
+		if p := PrivateEndpoint("ws", rule, protected); len(p.Spec.Egress) != 0 {
+			t.Errorf("egress = %+v, want no rule", p.Spec.Egress)
+		}
+	})
+	t.Run("an NCC destination of protected addresses gets no rule; the others keep theirs", func(t *testing.T) {
+		w := workspace()
+		w.ControlPlane.ProtectedCIDRs = protected
+		w.AllowedDestinations = []computev1.AllowedDestination{
+			{CIDR: "169.254.169.254/32", Ports: []computev1.NetworkPort{{Port: 80}}},
+			{CIDR: "0.0.0.0/0", Ports: []computev1.NetworkPort{{Port: 443}}},
+		}
+		p := byName(Compile(w))[EgressAllowed]
+		if p == nil || len(p.Spec.Egress) != 1 || p.Spec.Egress[0].To[0].IPBlock.CIDR != "0.0.0.0/0" ||
+			len(p.Spec.Egress[0].To[0].IPBlock.Except) != 3 {
+			t.Fatalf("egress allowed = %+v", p)
+		}
+		w.AllowedDestinations = w.AllowedDestinations[:1]
+		if p := byName(Compile(w))[EgressAllowed]; p != nil {
+			t.Fatalf("a destination that compiles to nothing made %+v", p.Spec)
+		}
+	})
 }

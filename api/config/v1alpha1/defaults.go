@@ -78,6 +78,9 @@ func setControlPlaneDefaults(cp *ControlPlane, operatorNamespace string) {
 	if len(cp.DNSPodLabels) == 0 {
 		cp.DNSPodLabels = map[string]string{"k8s-app": "kube-dns"}
 	}
+	if len(cp.ProtectedCIDRs) == 0 {
+		cp.ProtectedCIDRs = []string{"169.254.0.0/16", "fe80::/10"}
+	}
 }
 
 // Image is the reference of one of the project's own images.

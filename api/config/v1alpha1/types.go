@@ -238,6 +238,11 @@ type ControlPlane struct {
 	DNSNamespace string `json:"dnsNamespace,omitempty"`
 	// dnsPodLabels select the cluster DNS pods. Default k8s-app: kube-dns.
 	DNSPodLabels map[string]string `json:"dnsPodLabels,omitempty"`
+	// protectedCIDRs are destinations no egress allowance ever opens, whatever an NCC allows
+	// (0.0.0.0/0 included): they are cut out of every compiled ipBlock, and an allowance inside
+	// one is dropped. Add the cluster's pod and Service CIDRs and the node network. Default
+	// the link-local ranges 169.254.0.0/16 and fe80::/10 (the cloud metadata address).
+	ProtectedCIDRs []string `json:"protectedCIDRs,omitempty"`
 }
 
 // Autoscaling configures the autoscaler. Defaults follow the Kubernetes HPA and Knative KPA.

@@ -27,6 +27,7 @@ func Validate(c *OperatorConfig) field.ErrorList {
 			c.LegacyStableIPsDecommissionDate, "must be a date as YYYY-MM-DD"))
 	}
 	errs = append(errs, validateRegions(c.Regions, field.NewPath("regions"))...)
+	errs = append(errs, validatePrefixes(c.ControlPlane.ProtectedCIDRs, field.NewPath("controlPlane", "protectedCIDRs"))...)
 	errs = append(errs, validateWarehouses(&c.Warehouses, field.NewPath("warehouses"))...)
 	errs = append(errs, validateModelServing(&c.ModelServing, field.NewPath("modelServing"))...)
 	errs = append(errs, validateAutoscaling(&c.Autoscaling, field.NewPath("autoscaling"))...)
