@@ -24,9 +24,13 @@ const (
 	ResourceGeneric ResourceType = "Generic"
 )
 
-// IPOrCIDR is an IPv4 or IPv6 address or CIDR, for example 10.20.0.15 or 10.20.0.0/24.
+// IPOrCIDR is an IPv4 or IPv6 address or CIDR, for example 10.20.0.15 or 10.20.0.0/24. It is
+// never loopback, unspecified (0.0.0.0, ::, and so 0.0.0.0/0) or link-local (the metadata
+// address): an EndpointSlice cannot hold such an address, and egress to it is never opened.
 // +kubebuilder:validation:MaxLength=43
 // +kubebuilder:validation:XValidation:rule="isIP(self) || isCIDR(self)",message="must be an IP address or a CIDR such as 10.0.0.0/16"
+// +kubebuilder:validation:XValidation:rule="!isIP(self) || !(ip(self).isLoopback() || ip(self).isUnspecified() || ip(self).isLinkLocalUnicast() || ip(self).isLinkLocalMulticast())",message="must not be a loopback, unspecified (0.0.0.0, ::) or link-local address: use the resource's own address"
+// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || !(cidr(self).ip().isLoopback() || cidr(self).ip().isUnspecified() || cidr(self).ip().isLinkLocalUnicast() || cidr(self).ip().isLinkLocalMulticast())",message="must not be a loopback, unspecified (0.0.0.0/0, ::/0) or link-local range: use the resource's own range"
 type IPOrCIDR string
 
 // DomainName is a DNS name, optionally with a leading wildcard label, for example

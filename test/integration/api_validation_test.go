@@ -156,6 +156,30 @@ var _ = Describe("API admission", Ordered, func() {
 				n.Spec.PrivateEndpointRules[0].Addresses = []computev1.IPOrCIDR{"10.0.0.0/32"}
 			}),
 			"spec.privateEndpointRules[0].addresses[0]", "must be an IP address or a CIDR"),
+		Entry("private endpoint rule at the metadata address",
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
+				n.Spec.PrivateEndpointRules[0].Addresses = []computev1.IPOrCIDR{"169.254.169.254"}
+			}),
+			nccObj(nil),
+			"spec.privateEndpointRules[0].addresses[0]", "link-local"),
+		Entry("private endpoint rule at loopback",
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
+				n.Spec.PrivateEndpointRules[0].Addresses = []computev1.IPOrCIDR{"127.0.0.1"}
+			}),
+			nccObj(nil),
+			"spec.privateEndpointRules[0].addresses[0]", "loopback"),
+		Entry("private endpoint rule for every address",
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
+				n.Spec.PrivateEndpointRules[0].Addresses = []computev1.IPOrCIDR{"0.0.0.0/0"}
+			}),
+			nccObj(nil),
+			"spec.privateEndpointRules[0].addresses[0]", "unspecified"),
+		Entry("private endpoint rule at ::",
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
+				n.Spec.PrivateEndpointRules[0].Addresses = []computev1.IPOrCIDR{"::"}
+			}),
+			nccObj(nil),
+			"spec.privateEndpointRules[0].addresses[0]", "unspecified"),
 		Entry("private endpoint rule with a port out of range",
 			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 65536 }),
 			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.PrivateEndpointRules[0].Ports[0].Port = 65535 }),
