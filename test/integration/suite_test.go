@@ -13,7 +13,7 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	"github.com/serverlessplane/operator/controllers"
-	"github.com/serverlessplane/operator/pkg/metrics"
+	"github.com/serverlessplane/operator/pkg/metrics/metricstest"
 	"github.com/serverlessplane/operator/test/framework"
 )
 
@@ -21,7 +21,7 @@ var (
 	env *framework.Env
 	k8s client.Client
 	// load is the scripted metrics source every controller reads.
-	load = metrics.NewFake()
+	load = metricstest.NewFake()
 )
 
 // syncPeriod is the autoscaling tick of the suite: short, so that specs that step the fake

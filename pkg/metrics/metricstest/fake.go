@@ -1,15 +1,19 @@
-package metrics
+// Package metricstest is a scripted metrics source for tests: set the load of a workload, or
+// make its reads fail. Only tests import it, so it stays out of the operator's binary.
+package metricstest
 
 import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/serverlessplane/operator/pkg/metrics"
 )
 
 // Fake is a scripted source for tests: set the load of a workload, or make reads fail.
 type Fake struct {
 	mu         sync.Mutex
-	warehouses map[string]WarehouseLoad
+	warehouses map[string]metrics.WarehouseLoad
 	entities   map[string]float64
 	failures   map[string]error
 }
@@ -17,32 +21,32 @@ type Fake struct {
 // NewFake returns a Fake with no load anywhere.
 func NewFake() *Fake {
 	return &Fake{
-		warehouses: map[string]WarehouseLoad{}, entities: map[string]float64{},
+		warehouses: map[string]metrics.WarehouseLoad{}, entities: map[string]float64{},
 		failures: map[string]error{},
 	}
 }
 
-func key(t Target) string { return t.Namespace + "/" + t.Name + "/" + t.Entity }
+func key(t metrics.Target) string { return t.Namespace + "/" + t.Name + "/" + t.Entity }
 
 // SetWarehouse sets a warehouse's load, per cluster id.
-func (f *Fake) SetWarehouse(namespace, name string, load WarehouseLoad) {
+func (f *Fake) SetWarehouse(namespace, name string, load metrics.WarehouseLoad) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.warehouses[key(Target{Namespace: namespace, Name: name})] = load
+	f.warehouses[key(metrics.Target{Namespace: namespace, Name: name})] = load
 }
 
 // SetInFlight sets a served entity's requests in flight.
 func (f *Fake) SetInFlight(namespace, endpoint, entity string, inFlight float64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.entities[key(Target{Namespace: namespace, Name: endpoint, Entity: entity})] = inFlight
+	f.entities[key(metrics.Target{Namespace: namespace, Name: endpoint, Entity: entity})] = inFlight
 }
 
 // Fail makes reads of a workload fail with err; nil makes them succeed again.
 func (f *Fake) Fail(namespace, name, entity string, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := key(Target{Namespace: namespace, Name: name, Entity: entity})
+	k := key(metrics.Target{Namespace: namespace, Name: name, Entity: entity})
 	if err == nil {
 		delete(f.failures, k)
 		return
@@ -51,18 +55,18 @@ func (f *Fake) Fail(namespace, name, entity string, err error) {
 }
 
 // Warehouse returns the scripted load, which defaults to none.
-func (f *Fake) Warehouse(_ context.Context, t Target) (WarehouseLoad, error) {
+func (f *Fake) Warehouse(_ context.Context, t metrics.Target) (metrics.WarehouseLoad, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := key(t)
 	if err := f.failures[k]; err != nil {
-		return WarehouseLoad{}, err
+		return metrics.WarehouseLoad{}, err
 	}
 	load, ok := f.warehouses[k]
 	if !ok {
-		return WarehouseLoad{Clusters: map[string]QueryLoad{}}, nil
+		return metrics.WarehouseLoad{Clusters: map[string]metrics.QueryLoad{}}, nil
 	}
-	out := WarehouseLoad{Clusters: map[string]QueryLoad{}, QueueWait: load.QueueWait}
+	out := metrics.WarehouseLoad{Clusters: map[string]metrics.QueryLoad{}, QueueWait: load.QueueWait}
 	for c, l := range load.Clusters {
 		out.Clusters[c] = l
 	}
@@ -70,7 +74,7 @@ func (f *Fake) Warehouse(_ context.Context, t Target) (WarehouseLoad, error) {
 }
 
 // InFlight returns the scripted requests in flight, which default to none.
-func (f *Fake) InFlight(_ context.Context, t Target) (float64, error) {
+func (f *Fake) InFlight(_ context.Context, t metrics.Target) (float64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := key(t)
@@ -79,3 +83,6 @@ func (f *Fake) InFlight(_ context.Context, t Target) (float64, error) {
 	}
 	return f.entities[k], nil
 }
+
+// Fake is a metrics.Source.
+var _ metrics.Source = (*Fake)(nil)
