@@ -298,8 +298,9 @@ type ModelEndpointStatus struct {
 	// +optional
 	State EndpointState `json:"state,omitempty"`
 
-	// url is where the endpoint is reached: the gateway route when weighted routing is
-	// available, else the Service of the entity with the largest share.
+	// url is where the endpoint is invoked: the control-plane gateway's
+	// https://<controlPlane.gateway.hostname>/workspaces/<workspace>/serving-endpoints/<name>/invocations
+	// (docs/gateway.md).
 	// +optional
 	URL string `json:"url,omitempty"`
 

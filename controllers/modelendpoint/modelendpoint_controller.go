@@ -242,14 +242,13 @@ func (r *Reconciler) applyEntities(ctx context.Context, ep *computev1.ModelEndpo
 	return nil
 }
 
-// route applies the weighted HTTPRoute and the BackendTLSPolicies when the Gateway API is
-// installed, and sets the endpoint's URL.
+// route sets the endpoint's URL, the control-plane gateway's, and applies the weighted
+// HTTPRoute and the BackendTLSPolicies when the Gateway API is installed.
 func (r *Reconciler) route(ctx context.Context, ep *computev1.ModelEndpoint, obs *observation) error {
+	obs.url = endpointURL(ep, r.Config)
 	if !r.gatewayAPI {
-		obs.url = directURL(ep, obs.rollout.Active)
 		return nil
 	}
-	obs.url = endpointURL(ep, r.Config)
 	if len(obs.rollout.Active) > 0 {
 		if err := r.applier.ApplyOwned(ctx, ep, httpRoute(ep, obs.rollout.Active, r.Config)); err != nil {
 			return err
@@ -407,20 +406,6 @@ func (r *Reconciler) endpointsOfWorkspace(ctx context.Context, obj client.Object
 		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return out
-}
-
-// directURL is the URL of the entity with the largest share when there is no gateway.
-func directURL(ep *computev1.ModelEndpoint, active []computev1.TrafficRoute) string {
-	best := computev1.TrafficRoute{Percent: -1}
-	for _, r := range active {
-		if r.Percent > best.Percent {
-			best = r
-		}
-	}
-	if best.ServedEntity == "" {
-		return ""
-	}
-	return "https://" + naming.ServedEntity(ep.Name, best.ServedEntity) + "." + ep.Namespace + ".svc"
 }
 
 func stateKey(ep *computev1.ModelEndpoint, entity string) string {

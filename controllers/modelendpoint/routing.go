@@ -33,12 +33,13 @@ func gatewayAPIInstalled(mapper meta.RESTMapper) bool {
 	return true
 }
 
-// endpointPath is where the gateway serves an endpoint.
+// endpointPath is where the gateway serves an endpoint: under its workspace's prefix, as the
+// control-plane gateway (docs/gateway.md) and the HTTPRoute agree.
 func endpointPath(ep *computev1.ModelEndpoint) string {
-	return fmt.Sprintf("/serving-endpoints/%s/%s/", ep.Namespace, ep.Name)
+	return fmt.Sprintf("/workspaces/%s/serving-endpoints/%s/", ep.Namespace, ep.Name)
 }
 
-// endpointURL is the endpoint's invocation URL through the gateway.
+// endpointURL is the endpoint's invocation URL through the control-plane gateway.
 func endpointURL(ep *computev1.ModelEndpoint, cfg *configv1.OperatorConfig) string {
 	return "https://" + cfg.ControlPlane.Gateway.Hostname + endpointPath(ep) + "invocations"
 }

@@ -66,7 +66,7 @@ var _ = Describe("ModelEndpoint", func() {
 		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
 		expectCondition(ep, computev1.ConditionReady, metav1.ConditionTrue, modelendpoint.ReasonReady)
 		expectKStatus(ep, status.CurrentStatus)
-		Expect(ep.Status.URL).To(Equal("https://serving.serverlessplane.local/serving-endpoints/" + ns + "/churn/invocations"))
+		Expect(ep.Status.URL).To(Equal("https://serving.serverlessplane.local/workspaces/" + ns + "/serving-endpoints/churn/invocations"))
 		Expect(ep.Status.ServedEntities).To(HaveLen(2))
 
 		champion := deploymentOf(Default, ep, "champion")
