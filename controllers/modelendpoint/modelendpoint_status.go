@@ -160,7 +160,7 @@ func weighted(conds *[]metav1.Condition, ok bool, gen int64, now time.Time) {
 		return
 	}
 	conditions.Set(conds, ConditionWeightedRouting, metav1.ConditionFalse, ReasonGatewayAPIUnavailable,
-		"the Gateway API (HTTPRoute, BackendTLSPolicy) is not installed: weighted routing is unavailable and each served entity is reached at its own Service; install the Gateway API CRDs and restart the operator to route the split",
+		"the Gateway API (HTTPRoute, BackendTLSPolicy) is not installed, so no HTTPRoute is written; the control-plane gateway (serverlessplane-gateway) routes the active split itself. Install the Gateway API CRDs and restart the operator to route it through a Gateway as well",
 		gen, now)
 }
 

@@ -80,7 +80,7 @@ func applySamples(t *testing.T) {
 	g.Expect(weighted).NotTo(BeNil())
 	g.Expect(weighted.Status).To(Equal(metav1.ConditionFalse))
 	g.Expect(weighted.Reason).To(Equal("GatewayAPIUnavailable"))
-	g.Expect(ep.Status.URL).To(Equal("https://churn-champion.ml-platform.svc"))
+	g.Expect(ep.Status.URL).To(Equal("https://serving.serverlessplane.local/workspaces/ml-platform/serving-endpoints/churn/invocations"))
 
 	// The private endpoint of the NCC is materialized in the bound workspace only.
 	g.Expect(k8s.Get(t.Context(), client.ObjectKey{Namespace: "analytics", Name: naming.PrivateEndpointService("orders-db")}, &corev1.Service{})).To(Succeed())
