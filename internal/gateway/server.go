@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/apierror"
 	"github.com/serverlessplane/operator/internal/tlsfiles"
 	"github.com/serverlessplane/operator/pkg/balance"
 	"github.com/serverlessplane/operator/pkg/holdqueue"
@@ -111,7 +112,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST "+prefix+"/serving-endpoints/{endpoint}/served-models/{entity}/invocations", s.invoke)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "ENDPOINT_NOT_FOUND", "no API at "+r.Method+" "+r.URL.Path)
+		apierror.Write(w, http.StatusNotFound, apierror.EndpointNotFound, "no API at "+r.Method+" "+r.URL.Path)
 	})
 	return mux
 }
@@ -136,7 +137,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	ctx, start := r.Context(), s.o.Clock.Now()
 	ws, name, pinned := s.workspace(r), r.PathValue("endpoint"), r.PathValue("entity")
 	if ws == "" {
-		writeError(w, http.StatusNotFound, codeNotFound, "no workspace in the request: use the host <workspace>."+s.o.Domain+" or the path prefix /workspaces/<workspace>")
+		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, "no workspace in the request: use the host <workspace>."+s.o.Domain+" or the path prefix /workspaces/<workspace>")
 		return
 	}
 	user, ok := s.authorize(w, r, Resource{Namespace: ws, Resource: "modelendpoints", Subresource: "invocations", Name: name})
@@ -146,10 +147,10 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	ep := &computev1.ModelEndpoint{}
 	if err := s.o.Reader.Get(ctx, client.ObjectKey{Namespace: ws, Name: name}, ep); err != nil {
 		if apierrors.IsNotFound(err) {
-			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("serving endpoint %q does not exist in workspace %q", name, ws))
+			apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("serving endpoint %q does not exist in workspace %q", name, ws))
 			return
 		}
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "reading the serving endpoint: "+err.Error())
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, "reading the serving endpoint: "+err.Error())
 		return
 	}
 	if !s.allowRate(w, ep, user) {
@@ -159,11 +160,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	if entity == "" {
 		entity = balance.PickWeighted(activeRoutes(ep), s.random())
 	} else if !hasEntity(ep, entity) {
-		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("serving endpoint %q has no served model %q", name, entity))
+		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("serving endpoint %q has no served model %q", name, entity))
 		return
 	}
 	if entity == "" {
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf("serving endpoint %q routes no traffic", name))
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf("serving endpoint %q routes no traffic", name))
 		return
 	}
 	labels := []string{ws, name, entity}
@@ -177,20 +178,20 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, res Resource)
 	user, err := s.o.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
 	if errors.Is(err, errUnauthenticated) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="serverlessplane"`)
-		writeError(w, http.StatusUnauthorized, codeUnauthenticated, "a valid bearer token is required: send Authorization: Bearer <token>")
+		apierror.Write(w, http.StatusUnauthorized, apierror.Unauthenticated, "a valid bearer token is required: send Authorization: Bearer <token>")
 		return user, false
 	}
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable, err.Error())
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, err.Error())
 		return user, false
 	}
 	allowed, err := s.o.Auth.Allowed(r.Context(), user, res)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable, err.Error())
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, err.Error())
 		return user, false
 	}
 	if !allowed {
-		writeError(w, http.StatusForbidden, codePermissionDenied, fmt.Sprintf(
+		apierror.Write(w, http.StatusForbidden, apierror.PermissionDenied, fmt.Sprintf(
 			"%s may not create %s/%s %q in workspace %q: bind the serverlessplane-workspace-user role in the workspace",
 			user.Username, res.Resource, res.Subresource, res.Name, res.Namespace))
 		return user, false
@@ -200,6 +201,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, res Resource)
 
 // allowRate takes a token from each of the endpoint's rate limits, this replica's share of it.
 func (s *Server) allowRate(w http.ResponseWriter, ep *computev1.ModelEndpoint, user authnv1.UserInfo) bool {
+	if len(ep.Spec.RateLimits) == 0 {
+		return true
+	}
 	replicas := s.replicas(context.Background())
 	for _, l := range ep.Spec.RateLimits {
 		key := "endpoint/" + ep.Namespace + "/" + ep.Name
@@ -210,7 +214,7 @@ func (s *Server) allowRate(w http.ResponseWriter, ep *computev1.ModelEndpoint, u
 		if !ok {
 			s.o.Metrics.rateLimited.WithLabelValues(ep.Namespace, ep.Name, string(l.Key)).Inc()
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((retry+time.Second-1)/time.Second))))
-			writeError(w, http.StatusTooManyRequests, codeRateLimited, fmt.Sprintf(
+			apierror.Write(w, http.StatusTooManyRequests, apierror.RequestLimitExceeded, fmt.Sprintf(
 				"serving endpoint %q allows %d calls per minute per %s; retry after %s", ep.Name, l.Calls, strings.ToLower(string(l.Key)), retry.Round(time.Millisecond)))
 			return false
 		}
@@ -274,7 +278,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ep *computev1.M
 	service := naming.ServedEntity(ep.Name, entity)
 	addrs, err := readyAddresses(ctx, s.o.Reader, ep.Namespace, service, modelPort)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, codeUnavailable, "reading the served model's pods: "+err.Error())
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, "reading the served model's pods: "+err.Error())
 		return http.StatusServiceUnavailable
 	}
 	if len(addrs) == 0 {
@@ -285,14 +289,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ep *computev1.M
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
-			writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest, fmt.Sprintf("the body exceeds %d bytes", tooLarge.Limit))
+			apierror.Write(w, http.StatusRequestEntityTooLarge, apierror.BadRequest, fmt.Sprintf("the body exceeds %d bytes", tooLarge.Limit))
 			return http.StatusRequestEntityTooLarge
 		case err != nil:
 			return 499 // the client went away
 		}
 		if s.heldBytes.Add(int64(len(body))) > s.o.HoldBytes {
 			s.heldBytes.Add(-int64(len(body)))
-			writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf(
+			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
 				"served model %q is starting and the gateway holds as many request bodies as it may; retry later", entity))
 			return http.StatusServiceUnavailable
 		}
@@ -305,18 +309,18 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ep *computev1.M
 		held.Dec()
 		switch {
 		case errors.Is(err, holdqueue.ErrFull):
-			writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf(
+			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
 				"served model %q is starting and already holds %d requests; retry later", entity, s.o.HoldCapacity))
 			return http.StatusServiceUnavailable
 		case errors.Is(err, holdqueue.ErrTimeout):
-			writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf(
+			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
 				"served model %q did not become ready within %s; retry later", entity, s.o.HoldTimeout))
 			return http.StatusServiceUnavailable
 		case err != nil:
 			return 499 // the client went away
 		}
 		if addrs, err = readyAddresses(ctx, s.o.Reader, ep.Namespace, service, modelPort); err != nil || len(addrs) == 0 {
-			writeError(w, http.StatusServiceUnavailable, codeUnavailable, fmt.Sprintf("served model %q has no ready pod", entity))
+			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf("served model %q has no ready pod", entity))
 			return http.StatusServiceUnavailable
 		}
 	}
@@ -342,7 +346,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ep *computev1.M
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			s.o.Log.V(1).Info("forwarding failed", "endpoint", ep.Namespace+"/"+ep.Name, "entity", entity, "pod", addr, "error", err.Error())
-			writeError(w, http.StatusBadGateway, codeUnavailable, fmt.Sprintf("served model %q did not answer", entity))
+			apierror.Write(w, http.StatusBadGateway, apierror.TemporarilyUnavailable, fmt.Sprintf("served model %q did not answer", entity))
 		},
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBody)

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/serverlessplane/operator/internal/envconfig"
 )
 
 // Defaults of the environment variables the operator sets on the sidecar.
@@ -73,24 +73,24 @@ type Config struct {
 // FromEnv reads the configuration from environment variables through lookup (os.LookupEnv),
 // with the defaults above for those unset or empty.
 func FromEnv(lookup func(string) (string, bool)) (Config, error) {
-	r := envReader{lookup: lookup}
+	r := envconfig.Reader{Lookup: lookup}
 	cfg := Config{
-		Port:                 r.int("PORT", DefaultPort),
-		MetricsPort:          r.int("METRICS_PORT", DefaultMetricsPort),
-		Upstream:             r.url("UPSTREAM", DefaultUpstream),
-		TLSCertFile:          r.string("TLS_CERT_FILE", ""),
-		TLSKeyFile:           r.string("TLS_KEY_FILE", ""),
-		TLSClientCAFile:      r.string("TLS_CLIENT_CA_FILE", ""),
-		AllowedClientNames:   splitNames(r.string("ALLOWED_CLIENT_NAMES", DefaultAllowedClientNames)),
-		ContainerConcurrency: r.int("CONTAINER_CONCURRENCY", DefaultContainerConcurrency),
-		DrainGrace:           r.duration("DRAIN_GRACE", DefaultDrainGrace),
-		DrainTimeout:         r.duration("DRAIN_TIMEOUT", DefaultDrainTimeout),
-		RequestTimeout:       r.duration("REQUEST_TIMEOUT", DefaultRequestTimeout),
-		MaxRequestBytes:      int64(r.int("MAX_REQUEST_BYTES", DefaultMaxRequestBytes)),
+		Port:                 r.Int("PORT", DefaultPort),
+		MetricsPort:          r.Int("METRICS_PORT", DefaultMetricsPort),
+		Upstream:             r.URL("UPSTREAM", DefaultUpstream),
+		TLSCertFile:          r.String("TLS_CERT_FILE", ""),
+		TLSKeyFile:           r.String("TLS_KEY_FILE", ""),
+		TLSClientCAFile:      r.String("TLS_CLIENT_CA_FILE", ""),
+		AllowedClientNames:   r.List("ALLOWED_CLIENT_NAMES", DefaultAllowedClientNames),
+		ContainerConcurrency: r.Int("CONTAINER_CONCURRENCY", DefaultContainerConcurrency),
+		DrainGrace:           r.Duration("DRAIN_GRACE", DefaultDrainGrace),
+		DrainTimeout:         r.Duration("DRAIN_TIMEOUT", DefaultDrainTimeout),
+		RequestTimeout:       r.Duration("REQUEST_TIMEOUT", DefaultRequestTimeout),
+		MaxRequestBytes:      int64(r.Int("MAX_REQUEST_BYTES", DefaultMaxRequestBytes)),
 		CertReloadInterval:   DefaultCertReloadInterval,
 	}
-	cfg.QueueDepth = r.int("QUEUE_DEPTH", DefaultQueueDepthPerSlot*cfg.ContainerConcurrency)
-	if err := errors.Join(append(r.errs, cfg.Validate())...); err != nil {
+	cfg.QueueDepth = r.Int("QUEUE_DEPTH", DefaultQueueDepthPerSlot*cfg.ContainerConcurrency)
+	if err := errors.Join(append(r.Errs, cfg.Validate())...); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
@@ -125,67 +125,4 @@ func (c Config) Validate() error {
 	check(c.MaxRequestBytes > 0, "MAX_REQUEST_BYTES %d is not positive", c.MaxRequestBytes)
 	check(c.CertReloadInterval >= 0, "the certificate reload interval %s is negative", c.CertReloadInterval)
 	return errors.Join(errs...)
-}
-
-func splitNames(s string) []string {
-	var names []string
-	for n := range strings.SplitSeq(s, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
-		}
-	}
-	return names
-}
-
-// envReader reads typed variables and collects the errors of those it cannot parse.
-type envReader struct {
-	lookup func(string) (string, bool)
-	errs   []error
-}
-
-func (r *envReader) string(name, def string) string {
-	if v, ok := r.lookup(name); ok && strings.TrimSpace(v) != "" {
-		return strings.TrimSpace(v)
-	}
-	return def
-}
-
-func (r *envReader) int(name string, def int) int {
-	v := r.string(name, "")
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s %q is not an integer", name, v))
-		return def
-	}
-	return n
-}
-
-// duration accepts Go durations ("30s", "1m") and whole seconds ("30").
-func (r *envReader) duration(name string, def time.Duration) time.Duration {
-	v := r.string(name, "")
-	if v == "" {
-		return def
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		return time.Duration(n) * time.Second
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s %q is neither a duration (30s) nor seconds (30)", name, v))
-		return def
-	}
-	return d
-}
-
-func (r *envReader) url(name, def string) *url.URL {
-	v := r.string(name, def)
-	u, err := url.Parse(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s %q is not a URL", name, v))
-		return nil
-	}
-	return u
 }

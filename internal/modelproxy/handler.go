@@ -2,7 +2,6 @@ package modelproxy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,13 +13,8 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
-)
 
-// Databricks error codes of the proxy's own answers.
-const (
-	errorTemporarilyUnavailable = "TEMPORARILY_UNAVAILABLE"
-	errorDeadlineExceeded       = "DEADLINE_EXCEEDED"
-	errorBadRequest             = "BAD_REQUEST"
+	"github.com/serverlessplane/operator/internal/apierror"
 )
 
 // errRequestTimeout is the cause of a request's context ending at RequestTimeout, as opposed
@@ -69,7 +63,7 @@ func limitBody(max int64, m *metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
 			m.rejected.WithLabelValues(rejectTooLarge).Inc()
-			writeError(w, http.StatusRequestEntityTooLarge, errorBadRequest, fmt.Sprintf("the request body is larger than %d bytes", max))
+			apierror.Write(w, http.StatusRequestEntityTooLarge, apierror.BadRequest, fmt.Sprintf("the request body is larger than %d bytes", max))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
@@ -88,11 +82,11 @@ func admit(l *limiter, m *metrics, timeout time.Duration, next http.Handler) htt
 			next.ServeHTTP(w, r)
 		case errors.Is(err, errQueueFull):
 			m.rejected.WithLabelValues(rejectQueueFull).Inc()
-			writeError(w, http.StatusServiceUnavailable, errorTemporarilyUnavailable,
+			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable,
 				fmt.Sprintf("the model is serving %d requests and %d more are waiting; retry later", l.capacity, l.depth))
 		case errors.Is(context.Cause(r.Context()), errRequestTimeout):
 			m.rejected.WithLabelValues(rejectQueueTimeout).Inc()
-			writeError(w, http.StatusServiceUnavailable, errorTemporarilyUnavailable,
+			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable,
 				fmt.Sprintf("the request waited %s for the model without its turn; retry later", timeout))
 		default:
 			m.rejected.WithLabelValues(rejectClientGone).Inc()
@@ -119,14 +113,14 @@ func newProxy(upstream *url.URL, transport http.RoundTripper, m *metrics, log *s
 			switch {
 			case errors.As(err, &tooLarge):
 				m.rejected.WithLabelValues(rejectTooLarge).Inc()
-				writeError(w, http.StatusRequestEntityTooLarge, errorBadRequest, fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit))
+				apierror.Write(w, http.StatusRequestEntityTooLarge, apierror.BadRequest, fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit))
 			case errors.Is(context.Cause(r.Context()), errRequestTimeout):
-				writeError(w, http.StatusGatewayTimeout, errorDeadlineExceeded, "the model did not answer within the request timeout")
+				apierror.Write(w, http.StatusGatewayTimeout, apierror.DeadlineExceeded, "the model did not answer within the request timeout")
 			case r.Context().Err() != nil:
 				// The client left; nobody reads an answer.
 			default:
 				log.Warn("the model container did not answer", "err", err)
-				writeError(w, http.StatusBadGateway, errorTemporarilyUnavailable, "the model container did not answer; retry later")
+				apierror.Write(w, http.StatusBadGateway, apierror.TemporarilyUnavailable, "the model container did not answer; retry later")
 			}
 		},
 	}
@@ -144,18 +138,6 @@ func newTransport(concurrency int) *http.Transport {
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
 	}
-}
-
-type apiError struct {
-	ErrorCode string `json:"error_code"`
-	Message   string `json:"message"`
-}
-
-// writeError answers in the MLflow/Databricks error shape.
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(apiError{ErrorCode: code, Message: message})
 }
 
 // statusRecorder remembers the final status written; Unwrap keeps flushing and the other

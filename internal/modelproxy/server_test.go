@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/serverlessplane/operator/internal/apierror"
 	"github.com/serverlessplane/operator/pkg/certs"
 )
 
@@ -193,7 +194,7 @@ func TestConcurrencyLimitQueuesInOrderAndRefusesBeyond(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var apiErr apiError
+	var apiErr apierror.Body
 	if err := json.Unmarshal([]byte(body), &apiErr); err != nil {
 		t.Fatalf("503 body %q is not error JSON: %v", body, err)
 	}

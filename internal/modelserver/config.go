@@ -3,11 +3,12 @@ package modelserver
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/serverlessplane/operator/internal/envconfig"
 )
 
 // Defaults of the environment variables.
@@ -49,22 +50,22 @@ type Config struct {
 // FromEnv reads the configuration from environment variables through lookup (os.LookupEnv),
 // with the defaults above for those unset or empty.
 func FromEnv(lookup func(string) (string, bool)) (Config, error) {
-	r := envReader{lookup: lookup}
+	r := envconfig.Reader{Lookup: lookup}
 	cfg := Config{
-		Port:        r.int("PORT", DefaultPort),
-		MetricsPort: r.int("METRICS_PORT", DefaultMetricsPort),
+		Port:        r.Int("PORT", DefaultPort),
+		MetricsPort: r.Int("METRICS_PORT", DefaultMetricsPort),
 		Model: Source{
-			Path:     r.string("MODEL_PATH"),
-			Format:   Format(strings.ToLower(r.string("MODEL_FORMAT"))),
-			Features: splitNames(r.string("MODEL_FEATURE_NAMES")),
+			Path:     r.String("MODEL_PATH", ""),
+			Format:   Format(strings.ToLower(r.String("MODEL_FORMAT", ""))),
+			Features: r.List("MODEL_FEATURE_NAMES", ""),
 		},
-		ModelName:       r.string("MODEL_NAME"),
-		ModelVersion:    r.string("MODEL_VERSION"),
-		MaxRequestBytes: int64(r.int("MAX_REQUEST_BYTES", DefaultMaxRequestBytes)),
-		DrainGrace:      r.duration("DRAIN_GRACE", DefaultDrainGrace),
-		DrainTimeout:    r.duration("DRAIN_TIMEOUT", DefaultDrainTimeout),
+		ModelName:       r.String("MODEL_NAME", ""),
+		ModelVersion:    r.String("MODEL_VERSION", ""),
+		MaxRequestBytes: int64(r.Int("MAX_REQUEST_BYTES", DefaultMaxRequestBytes)),
+		DrainGrace:      r.Duration("DRAIN_GRACE", DefaultDrainGrace),
+		DrainTimeout:    r.Duration("DRAIN_TIMEOUT", DefaultDrainTimeout),
 	}
-	if err := errors.Join(append(r.errs, cfg.Validate())...); err != nil {
+	if err := errors.Join(append(r.Errs, cfg.Validate())...); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
@@ -89,56 +90,4 @@ func (c Config) Validate() error {
 	check(c.DrainGrace >= 0, "DRAIN_GRACE %s is negative", c.DrainGrace)
 	check(c.DrainTimeout > 0, "DRAIN_TIMEOUT %s is not positive", c.DrainTimeout)
 	return errors.Join(errs...)
-}
-
-// splitNames splits a comma-separated list, dropping blanks around names.
-func splitNames(s string) []string {
-	var names []string
-	for n := range strings.SplitSeq(s, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
-		}
-	}
-	return names
-}
-
-// envReader reads typed variables and collects the errors of those it cannot parse.
-type envReader struct {
-	lookup func(string) (string, bool)
-	errs   []error
-}
-
-func (r *envReader) string(name string) string {
-	v, _ := r.lookup(name)
-	return strings.TrimSpace(v)
-}
-
-func (r *envReader) int(name string, def int) int {
-	v := r.string(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s %q is not an integer", name, v))
-		return def
-	}
-	return n
-}
-
-// duration accepts Go durations ("30s", "1m") and whole seconds ("30").
-func (r *envReader) duration(name string, def time.Duration) time.Duration {
-	v := r.string(name)
-	if v == "" {
-		return def
-	}
-	if n, err := strconv.Atoi(v); err == nil {
-		return time.Duration(n) * time.Second
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s %q is neither a duration (30s) nor seconds (30)", name, v))
-		return def
-	}
-	return d
 }

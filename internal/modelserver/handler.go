@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/serverlessplane/operator/internal/apierror"
 )
 
 // Route names, the values of the metrics' route label.
@@ -20,14 +22,7 @@ const (
 	routeUnmatched   = "unmatched"
 )
 
-// MLflow's error codes (databricks.proto's ErrorCode), the error_code of an error response.
-const (
-	errorBadRequest  = "BAD_REQUEST"
-	errorNotFound    = "ENDPOINT_NOT_FOUND"
-	errorUnavailable = "TEMPORARILY_UNAVAILABLE"
-	errorInternal    = "INTERNAL_ERROR"
-	contentTypeJSON  = "application/json"
-)
+const contentTypeJSON = "application/json"
 
 // VersionInfo is the body of GET /version.
 type VersionInfo struct {
@@ -78,11 +73,11 @@ func (h *Handler) Routes() http.Handler {
 	for path, allow := range map[string]string{"/invocations": http.MethodPost, "/ping": http.MethodGet, "/health": http.MethodGet, "/version": http.MethodGet} {
 		route(path, routeUnmatched, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, errorBadRequest, fmt.Sprintf("%s takes %s, not %s", path, allow, r.Method))
+			apierror.Write(w, http.StatusMethodNotAllowed, apierror.BadRequest, fmt.Sprintf("%s takes %s, not %s", path, allow, r.Method))
 		})
 	}
 	route("/", routeUnmatched, func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, errorNotFound, fmt.Sprintf("no route %s; the server answers POST /invocations, GET /ping, GET /health and GET /version", r.URL.Path))
+		apierror.Write(w, http.StatusNotFound, apierror.EndpointNotFound, fmt.Sprintf("no route %s; the server answers POST /invocations, GET /ping, GET /health and GET /version", r.URL.Path))
 	})
 	return mux
 }
@@ -90,11 +85,11 @@ func (h *Handler) Routes() http.Handler {
 func (h *Handler) invocations(w http.ResponseWriter, r *http.Request) {
 	m := h.model.Load()
 	if m == nil {
-		writeError(w, http.StatusServiceUnavailable, errorUnavailable, "the model is still loading")
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, "the model is still loading")
 		return
 	}
 	if mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mediaType != contentTypeJSON {
-		writeError(w, http.StatusUnsupportedMediaType, errorBadRequest,
+		apierror.Write(w, http.StatusUnsupportedMediaType, apierror.BadRequest,
 			fmt.Sprintf("Content-Type %q is not supported; send %s", r.Header.Get("Content-Type"), contentTypeJSON))
 		return
 	}
@@ -102,28 +97,28 @@ func (h *Handler) invocations(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeError(w, http.StatusRequestEntityTooLarge, errorBadRequest, fmt.Sprintf("the body exceeds %d bytes", tooLarge.Limit))
+			apierror.Write(w, http.StatusRequestEntityTooLarge, apierror.BadRequest, fmt.Sprintf("the body exceeds %d bytes", tooLarge.Limit))
 			return
 		}
-		writeError(w, http.StatusBadRequest, errorBadRequest, "reading the body: "+err.Error())
+		apierror.Write(w, http.StatusBadRequest, apierror.BadRequest, "reading the body: "+err.Error())
 		return
 	}
 	rows, err := ParseInput(body, m.Schema())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, errorBadRequest, "invalid input: "+err.Error())
+		apierror.Write(w, http.StatusBadRequest, apierror.BadRequest, "invalid input: "+err.Error())
 		return
 	}
 	predictions, err := m.Predict(rows)
 	if err != nil {
 		h.log.Error("prediction failed", "err", err)
-		writeError(w, http.StatusInternalServerError, errorInternal, "prediction failed: "+err.Error())
+		apierror.Write(w, http.StatusInternalServerError, apierror.InternalError, "prediction failed: "+err.Error())
 		return
 	}
 	out, err := json.Marshal(response{Predictions: shape(predictions, m.Outputs)})
 	if err != nil {
 		// A prediction that JSON cannot carry, such as an exponential link's +Inf.
 		h.log.Error("encoding predictions failed", "err", err)
-		writeError(w, http.StatusInternalServerError, errorInternal, "encoding predictions: "+err.Error())
+		apierror.Write(w, http.StatusInternalServerError, apierror.InternalError, "encoding predictions: "+err.Error())
 		return
 	}
 	h.metrics.rows.Add(float64(len(rows)))
@@ -152,9 +147,9 @@ func shape(predictions [][]float64, outputs int) any {
 func (h *Handler) ping(w http.ResponseWriter, _ *http.Request) {
 	switch {
 	case h.model.Load() == nil:
-		writeError(w, http.StatusServiceUnavailable, errorUnavailable, "the model is still loading")
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, "the model is still loading")
 	case h.draining.Load():
-		writeError(w, http.StatusServiceUnavailable, errorUnavailable, "the server is shutting down")
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, "the server is shutting down")
 	default:
 		// MLflow's scoring server answers "\n" as JSON.
 		w.Header().Set("Content-Type", contentTypeJSON)
@@ -167,14 +162,6 @@ func (h *Handler) version(w http.ResponseWriter, _ *http.Request) {
 }
 
 // mlflowError is MLflow's error response.
-type mlflowError struct {
-	ErrorCode string `json:"error_code"`
-	Message   string `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, mlflowError{ErrorCode: code, Message: message})
-}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	out, err := json.Marshal(v)
