@@ -3,6 +3,7 @@
 package envconfig
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -77,3 +78,23 @@ func (r *Reader) List(name, def string) []string {
 	}
 	return out
 }
+
+// Checks collects every setting that cannot work, each naming its variable.
+type Checks struct{ errs []error }
+
+// Check records the message when ok is false.
+func (c *Checks) Check(ok bool, format string, args ...any) {
+	if !ok {
+		c.errs = append(c.errs, fmt.Errorf(format, args...))
+	}
+}
+
+// Ports checks PORT and METRICS_PORT: both ports, and not the same one.
+func (c *Checks) Ports(port, metricsPort int) {
+	c.Check(port > 0 && port < 65536, "PORT %d is not a port", port)
+	c.Check(metricsPort > 0 && metricsPort < 65536, "METRICS_PORT %d is not a port", metricsPort)
+	c.Check(port != metricsPort, "PORT and METRICS_PORT are both %d", port)
+}
+
+// Err joins what was recorded; nil when every check passed.
+func (c *Checks) Err() error { return errors.Join(c.errs...) }

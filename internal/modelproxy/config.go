@@ -2,7 +2,6 @@ package modelproxy
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/url"
 	"time"
@@ -98,31 +97,24 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 
 // Validate reports every setting that cannot work, naming its variable.
 func (c Config) Validate() error {
-	var errs []error
-	check := func(ok bool, format string, args ...any) {
-		if !ok {
-			errs = append(errs, fmt.Errorf(format, args...))
-		}
-	}
-	check(c.Port > 0 && c.Port < 65536, "PORT %d is not a port", c.Port)
-	check(c.MetricsPort > 0 && c.MetricsPort < 65536, "METRICS_PORT %d is not a port", c.MetricsPort)
-	check(c.Port != c.MetricsPort, "PORT and METRICS_PORT are both %d", c.Port)
+	var v envconfig.Checks
+	v.Ports(c.Port, c.MetricsPort)
 	if c.Upstream != nil {
-		check(c.Upstream.Scheme == "http" && c.Upstream.Host != "" && c.Upstream.RawQuery == "" && c.Upstream.Fragment == "",
+		v.Check(c.Upstream.Scheme == "http" && c.Upstream.Host != "" && c.Upstream.RawQuery == "" && c.Upstream.Fragment == "",
 			"UPSTREAM %q is not an http://host:port URL without query", c.Upstream)
 	} else {
-		check(false, "UPSTREAM is not set")
+		v.Check(false, "UPSTREAM is not set")
 	}
-	check(c.TLSCertFile != "", "TLS_CERT_FILE is not set")
-	check(c.TLSKeyFile != "", "TLS_KEY_FILE is not set")
-	check(c.TLSClientCAFile != "", "TLS_CLIENT_CA_FILE is not set")
-	check(len(c.AllowedClientNames) > 0, "ALLOWED_CLIENT_NAMES names no client")
-	check(c.ContainerConcurrency >= 1, "CONTAINER_CONCURRENCY %d is below 1", c.ContainerConcurrency)
-	check(c.QueueDepth >= 0, "QUEUE_DEPTH %d is negative", c.QueueDepth)
-	check(c.DrainGrace >= 0, "DRAIN_GRACE %s is negative", c.DrainGrace)
-	check(c.DrainTimeout > 0, "DRAIN_TIMEOUT %s is not positive", c.DrainTimeout)
-	check(c.RequestTimeout > 0, "REQUEST_TIMEOUT %s is not positive", c.RequestTimeout)
-	check(c.MaxRequestBytes > 0, "MAX_REQUEST_BYTES %d is not positive", c.MaxRequestBytes)
-	check(c.CertReloadInterval >= 0, "the certificate reload interval %s is negative", c.CertReloadInterval)
-	return errors.Join(errs...)
+	v.Check(c.TLSCertFile != "", "TLS_CERT_FILE is not set")
+	v.Check(c.TLSKeyFile != "", "TLS_KEY_FILE is not set")
+	v.Check(c.TLSClientCAFile != "", "TLS_CLIENT_CA_FILE is not set")
+	v.Check(len(c.AllowedClientNames) > 0, "ALLOWED_CLIENT_NAMES names no client")
+	v.Check(c.ContainerConcurrency >= 1, "CONTAINER_CONCURRENCY %d is below 1", c.ContainerConcurrency)
+	v.Check(c.QueueDepth >= 0, "QUEUE_DEPTH %d is negative", c.QueueDepth)
+	v.Check(c.DrainGrace >= 0, "DRAIN_GRACE %s is negative", c.DrainGrace)
+	v.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT %s is not positive", c.DrainTimeout)
+	v.Check(c.RequestTimeout > 0, "REQUEST_TIMEOUT %s is not positive", c.RequestTimeout)
+	v.Check(c.MaxRequestBytes > 0, "MAX_REQUEST_BYTES %d is not positive", c.MaxRequestBytes)
+	v.Check(c.CertReloadInterval >= 0, "the certificate reload interval %s is negative", c.CertReloadInterval)
+	return v.Err()
 }

@@ -2,7 +2,6 @@ package modelserver
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -73,21 +72,14 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 
 // Validate reports every setting that cannot work, naming its variable.
 func (c Config) Validate() error {
-	var errs []error
-	check := func(ok bool, format string, args ...any) {
-		if !ok {
-			errs = append(errs, fmt.Errorf(format, args...))
-		}
-	}
-	check(c.Port > 0 && c.Port < 65536, "PORT %d is not a port", c.Port)
-	check(c.MetricsPort > 0 && c.MetricsPort < 65536, "METRICS_PORT %d is not a port", c.MetricsPort)
-	check(c.Port != c.MetricsPort, "PORT and METRICS_PORT are both %d", c.Port)
-	check(c.Model.Format == "" || c.Model.Format == FormatXGBoost || c.Model.Format == FormatLightGBM,
+	var v envconfig.Checks
+	v.Ports(c.Port, c.MetricsPort)
+	v.Check(c.Model.Format == "" || c.Model.Format == FormatXGBoost || c.Model.Format == FormatLightGBM,
 		"MODEL_FORMAT %q is neither %s nor %s", c.Model.Format, FormatXGBoost, FormatLightGBM)
-	check(c.Model.Path != "" || (c.Model.Format == "" && len(c.Model.Features) == 0),
+	v.Check(c.Model.Path != "" || (c.Model.Format == "" && len(c.Model.Features) == 0),
 		"MODEL_FORMAT and MODEL_FEATURE_NAMES apply only with MODEL_PATH")
-	check(c.MaxRequestBytes > 0, "MAX_REQUEST_BYTES %d is not positive", c.MaxRequestBytes)
-	check(c.DrainGrace >= 0, "DRAIN_GRACE %s is negative", c.DrainGrace)
-	check(c.DrainTimeout > 0, "DRAIN_TIMEOUT %s is not positive", c.DrainTimeout)
-	return errors.Join(errs...)
+	v.Check(c.MaxRequestBytes > 0, "MAX_REQUEST_BYTES %d is not positive", c.MaxRequestBytes)
+	v.Check(c.DrainGrace >= 0, "DRAIN_GRACE %s is negative", c.DrainGrace)
+	v.Check(c.DrainTimeout > 0, "DRAIN_TIMEOUT %s is not positive", c.DrainTimeout)
+	return v.Err()
 }
