@@ -67,7 +67,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		opts.Clock = clock.RealClock{}
 	}
 	if opts.Metrics == nil {
-		source, err := metrics.FromConfig(opts.Config)
+		source, err := metrics.FromConfig(opts.Config, mgr.GetAPIReader())
 		if err != nil {
 			return err
 		}
@@ -88,20 +88,21 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
-	if err := (&warehouse.Reconciler{
-		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock, Metrics: opts.Metrics,
-		Recorder:                mgr.GetEventRecorder("serverlessplane-warehouse"),
-		Ledger:                  &warehouse.Ledger{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.Config.OperatorNamespace},
-		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
-	}).SetupWithManager(mgr); err != nil {
-		return err
-	}
 	authority := &modelendpoint.Authority{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Config: opts.Config, Clock: opts.Clock,
 		Applier: apply.New(mgr.GetClient()),
 	}
 	// The gateway's certificates exist before the first endpoint does: it starts with them.
 	if err := mgr.Add(authority); err != nil {
+		return err
+	}
+	if err := (&warehouse.Reconciler{
+		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock, Metrics: opts.Metrics,
+		Recorder:                mgr.GetEventRecorder("serverlessplane-warehouse"),
+		CA:                      authority,
+		Ledger:                  &warehouse.Ledger{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.Config.OperatorNamespace},
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&modelendpoint.Reconciler{

@@ -118,6 +118,11 @@ type ServerlessWarehouseSpec struct {
 	// +optional
 	Engine *WarehouseEngine `json:"engine,omitempty"`
 
+	// data is what the warehouse's statements can read besides the tables they create: TPC-H
+	// demo data and a read-only volume of files.
+	// +optional
+	Data *WarehouseData `json:"data,omitempty"`
+
 	// channel is the engine release channel, Current or Preview. Defaults to Current.
 	// +optional
 	// +kubebuilder:default=Current
@@ -135,6 +140,36 @@ type ServerlessWarehouseSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=45
 	Tags map[string]string `json:"tags,omitempty"`
+}
+
+// WarehouseData is what a warehouse's engines show to its statements.
+type WarehouseData struct {
+	// tpchScaleFactor shows TPC-H data of this scale factor as the schema tpch (tpch.lineitem,
+	// tpch.orders, ...), for demos and benchmarks: for example "0.01" (about 60,000 line items)
+	// or "1". Empty takes the operator configuration's warehouses.tpchScaleFactor; "0" shows
+	// none. Scales the engine image does not carry are generated when a pod starts, which
+	// delays its readiness (about 15 s plus the data at scale 0.01).
+	// +optional
+	// +kubebuilder:validation:MaxLength=8
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?$`
+	// +kubebuilder:validation:XValidation:rule="double(self) <= 10.0",message="tpchScaleFactor must be at most 10: larger TPC-H data does not fit a warehouse worker's memory"
+	TPCHScaleFactor string `json:"tpchScaleFactor,omitempty"`
+
+	// persistentVolumeClaim names a claim in the workspace namespace whose files are mounted
+	// read-only into every engine at /data: each Parquet or CSV file (and each directory of
+	// Parquet files) at its top is the view data.<name>, each DuckDB file is attached read-only
+	// as the catalog <name>. Names that are not SQL identifiers are left out.
+	// +optional
+	PersistentVolumeClaim *WarehouseDataVolume `json:"persistentVolumeClaim,omitempty"`
+}
+
+// WarehouseDataVolume names a PersistentVolumeClaim in the warehouse's namespace.
+type WarehouseDataVolume struct {
+	// claimName is the claim's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	ClaimName string `json:"claimName"`
 }
 
 // WarehouseState is the lifecycle state of a warehouse.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -57,6 +58,10 @@ func run() error {
 	holdCapacity := flag.Int("hold-capacity", 1000, "requests held per served entity at zero; past it 503")
 	holdTimeout := flag.Duration("hold-timeout", 5*time.Minute, "how long a request is held for a served entity at zero; past it 503")
 	holdBytes := flag.Int64("hold-bytes", 256<<20, "bytes of held request bodies, all entities together; past it 503")
+	statementQueue := flag.Int("statement-queue", 1000, "statements queued per warehouse; past it 429")
+	perCluster := flag.Int("statements-per-cluster", 10, "statements sent to one warehouse cluster at once")
+	resultTTL := flag.Duration("result-ttl", time.Hour, "how long a finished statement's result is kept before it is CLOSED")
+	resultBytes := flag.Int64("result-bytes", 1<<30, "bytes of kept statement results, all together; past it the oldest are CLOSED")
 	authTTL := flag.Duration("auth-cache-ttl", 10*time.Second, "how long a token review or access review is reused")
 	drainGrace := flag.Duration("drain-grace", 5*time.Second, "on SIGTERM, how long to keep serving while endpoints drop this pod")
 	opts := zap.Options{}
@@ -82,11 +87,13 @@ func run() error {
 	if err := computev1.AddToScheme(scheme); err != nil {
 		return err
 	}
-	// Only the slices Kubernetes derives from Services are cached: model pods and the gateway's own.
+	// Only the slices Kubernetes derives from Services are cached (model pods and the gateway's
+	// own), and only the pods the operator places (warehouse engines, found by cluster).
 	derived := labels.SelectorFromSet(labels.Set{discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"})
+	managed := labels.SelectorFromSet(labels.Set{computev1.LabelManagedBy: computev1.ManagedByValue})
 	informers, err := cache.New(cfg, cache.Options{
 		Scheme: scheme, DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject: map[client.Object]cache.ByObject{&discoveryv1.EndpointSlice{}: {Label: derived}},
+		ByObject: map[client.Object]cache.ByObject{&discoveryv1.EndpointSlice{}: {Label: derived}, &corev1.Pod{}: {Label: managed}},
 	})
 	if err != nil {
 		return err
@@ -114,14 +121,17 @@ func run() error {
 		Auth:     &gateway.Authorizer{Client: clientset, Clock: clk, TTL: *authTTL},
 		Upstream: upstream, Domain: *domain, Namespace: *namespace, Service: *service,
 		HoldCapacity: *holdCapacity, HoldTimeout: *holdTimeout, HoldBytes: *holdBytes, Clock: clk, Metrics: metrics, Log: log,
+		StatementCapacity: *statementQueue, RunningPerCluster: *perCluster, ResultTTL: *resultTTL, ResultBytes: *resultBytes,
 	})
-	// Informers for what every request reads, and a wake-up of held requests on slice changes.
-	for _, obj := range []client.Object{&computev1.ModelEndpoint{}, &discoveryv1.EndpointSlice{}} {
+	// Informers for what every request reads, and a wake-up of held requests and queued
+	// statements when slices or warehouse pods change.
+	for _, obj := range []client.Object{&computev1.ModelEndpoint{}, &computev1.ServerlessWarehouse{}, &discoveryv1.EndpointSlice{}, &corev1.Pod{}} {
 		inf, err := informers.GetInformer(ctx, obj)
 		if err != nil {
 			return err
 		}
-		if _, isSlice := obj.(*discoveryv1.EndpointSlice); isSlice {
+		switch obj.(type) {
+		case *discoveryv1.EndpointSlice, *corev1.Pod:
 			wake := func(any) { srv.Wake() }
 			if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 				AddFunc: wake, UpdateFunc: func(_, o any) { wake(o) },

@@ -17,6 +17,7 @@ import (
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apply"
+	"github.com/serverlessplane/operator/internal/servingcert"
 	"github.com/serverlessplane/operator/pkg/certs"
 	"github.com/serverlessplane/operator/pkg/naming"
 )
@@ -103,7 +104,7 @@ func (a *Authority) ensureOperatorObjects(ctx context.Context, ca certs.Pair, no
 	if _, err := a.Applier.Apply(ctx, bundle); err != nil {
 		return now, err
 	}
-	gatewayNames := append(serviceDNSNames(ns, naming.GatewayService), a.Config.ControlPlane.Gateway.Hostname, "*."+a.Config.ControlPlane.Gateway.Hostname)
+	gatewayNames := append(servingcert.ServiceDNSNames(ns, naming.GatewayService), a.Config.ControlPlane.Gateway.Hostname, "*."+a.Config.ControlPlane.Gateway.Hostname)
 	next := now.Add(recheck)
 	for _, want := range []struct {
 		secret string
@@ -139,7 +140,7 @@ func (a *Authority) ensureLeaf(ctx context.Context, ca certs.Pair, ns, secret st
 		if err != nil {
 			return now, err
 		}
-		if _, err := a.Applier.Apply(ctx, tlsSecret(ns, secret, pair, ca)); err != nil {
+		if _, err := a.Applier.Apply(ctx, servingcert.Secret(ns, secret, pair, ca)); err != nil {
 			return now, err
 		}
 		cert = pair.Cert
@@ -184,15 +185,4 @@ func (a *Authority) load(ctx context.Context) (certs.Pair, error) {
 		return certs.Pair{}, err
 	}
 	return ca, nil
-}
-
-// tlsSecret holds a certificate, its key and the CA that signed it.
-func tlsSecret(namespace, name string, pair, ca certs.Pair) *corev1.Secret {
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Type:       corev1.SecretTypeTLS,
-		Data: map[string][]byte{
-			corev1.TLSCertKey: pair.Cert, corev1.TLSPrivateKeyKey: pair.Key, "ca.crt": ca.Cert,
-		},
-	}
 }

@@ -206,11 +206,3 @@ func entityService(ep *computev1.ModelEndpoint, entity string) *corev1.Service {
 		},
 	}
 }
-
-// serviceDNSNames are the names an entity's Service answers to, for its certificate.
-func serviceDNSNames(namespace, service string) []string {
-	return []string{
-		service, service + "." + namespace, service + "." + namespace + ".svc",
-		service + "." + namespace + ".svc.cluster.local",
-	}
-}

@@ -23,14 +23,15 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/activation"
 	"github.com/serverlessplane/operator/internal/apply"
 	"github.com/serverlessplane/operator/internal/pods"
 	"github.com/serverlessplane/operator/internal/scalestate"
+	"github.com/serverlessplane/operator/internal/servingcert"
 	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
 	"github.com/serverlessplane/operator/internal/workspaceref"
 	"github.com/serverlessplane/operator/pkg/autoscaler"
-	"github.com/serverlessplane/operator/pkg/certs"
 	"github.com/serverlessplane/operator/pkg/metrics"
 	"github.com/serverlessplane/operator/pkg/naming"
 )
@@ -146,7 +147,7 @@ func (r *Reconciler) ensureCertificate(ctx context.Context, ep *computev1.ModelE
 	}
 	var names []string
 	for _, e := range ep.Spec.ServedEntities {
-		names = append(names, serviceDNSNames(ep.Namespace, naming.ServedEntity(ep.Name, e.Name))...)
+		names = append(names, servingcert.ServiceDNSNames(ep.Namespace, naming.ServedEntity(ep.Name, e.Name))...)
 	}
 	bundle := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: caBundleName(ep), Namespace: ep.Namespace, Labels: map[string]string{computev1.LabelEndpoint: ep.Name}},
@@ -155,33 +156,18 @@ func (r *Reconciler) ensureCertificate(ctx context.Context, ep *computev1.ModelE
 	if err := r.applier.ApplyOwned(ctx, ep, bundle); err != nil {
 		return time.Time{}, err
 	}
-	secret := &corev1.Secret{}
-	name := naming.ServingCertificate(ep.Name)
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ep.Namespace, Name: name}, secret); client.IgnoreNotFound(err) != nil {
-		return time.Time{}, err
-	}
-	now, renewBefore := r.Clock.Now(), r.Config.Certificates.RenewBefore.Duration
-	current := secret.Data[corev1.TLSCertKey]
-	if renew, why := certs.Renewal(current, ca.Cert, names, now, renewBefore); renew {
-		pair, err := certs.Issue(ca, certs.Serving, ep.Name+"."+ep.Namespace, names, now, r.Config.Certificates.ServingValidity.Duration)
-		if err != nil {
-			return time.Time{}, err
-		}
-		s := tlsSecret(ep.Namespace, name, pair, ca)
-		s.Labels = map[string]string{computev1.LabelEndpoint: ep.Name}
-		if err := r.applier.ApplyOwned(ctx, ep, s); err != nil {
-			return time.Time{}, err
-		}
-		if len(current) > 0 {
-			r.Recorder.Eventf(ep, nil, corev1.EventTypeNormal, "CertificateRenewed", "Renew", "renewed the serving certificate: %s", why)
-		}
-		current = pair.Cert
-	}
-	cert, err := certs.ParseCert(current)
+	renewAt, renewed, err := servingcert.Ensure(ctx, r.Client, r.applier, ca, servingcert.Request{
+		Owner: ep, Secret: naming.ServingCertificate(ep.Name), Labels: map[string]string{computev1.LabelEndpoint: ep.Name},
+		CommonName: ep.Name + "." + ep.Namespace, DNSNames: names,
+		RenewBefore: r.Config.Certificates.RenewBefore.Duration, Validity: r.Config.Certificates.ServingValidity.Duration,
+	}, r.Clock.Now())
 	if err != nil {
 		return time.Time{}, err
 	}
-	return cert.NotAfter.Add(-renewBefore), nil
+	if renewed != "" {
+		r.Recorder.Eventf(ep, nil, corev1.EventTypeNormal, "CertificateRenewed", "Renew", "renewed the serving certificate: %s", renewed)
+	}
+	return renewAt, nil
 }
 
 // applyEntities autoscales each served entity and applies its Deployment and Service.
@@ -195,7 +181,7 @@ func (r *Reconciler) applyEntities(ctx context.Context, ep *computev1.ModelEndpo
 		view := entityView{}
 		inFlight, err := r.Metrics.InFlight(ctx, r.target(ctx, ep, e.Name))
 		// Requests the gateway holds for an entity at zero are load its pods cannot report.
-		if activationRequested(ep, e.Name, now, p.IdleGrace) {
+		if activation.Requested(ep, e.Name, now, p.IdleGrace) {
 			inFlight, err = max(inFlight, 1), nil
 		}
 		if err == nil {

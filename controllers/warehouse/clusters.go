@@ -37,6 +37,9 @@ const (
 	TagAnnotationPrefix = "tags.compute.serverlessplane.io/"
 	// ContainerName is the engine container's name.
 	ContainerName = "engine"
+	// certDir holds the engine's serving certificate; dataDir the warehouse's data volume.
+	certDir = "/etc/serverlessplane/tls"
+	dataDir = "/data"
 )
 
 // engine is the resolved engine of a warehouse: spec overrides over operator defaults.
@@ -84,6 +87,27 @@ func podTemplate(wh *computev1.ServerlessWarehouse, cfg *configv1.OperatorConfig
 		{Name: "SERVERLESSPLANE_METRICS_PORT", Value: strconv.Itoa(int(e.MetricsPort))},
 		{Name: "SERVERLESSPLANE_CHANNEL", Value: string(wh.Spec.Channel)},
 	}
+	scale := cfg.Warehouses.TPCHScaleFactor
+	if wh.Spec.Data != nil && wh.Spec.Data.TPCHScaleFactor != "" {
+		scale = wh.Spec.Data.TPCHScaleFactor
+	}
+	env = append(env, corev1.EnvVar{Name: "SERVERLESSPLANE_TPCH_SCALE", Value: scale})
+	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "tls", MountPath: certDir, ReadOnly: true}}
+	volumes := []corev1.Volume{
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		// The kubelet refreshes a mounted Secret in place: a renewed certificate reaches the
+		// engine without a restart.
+		{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: naming.WarehouseCertificate(wh.Name), DefaultMode: ptr.To[int32](0o440),
+		}}},
+	}
+	if d := wh.Spec.Data; d != nil && d.PersistentVolumeClaim != nil {
+		env = append(env, corev1.EnvVar{Name: "SERVERLESSPLANE_DATA_DIR", Value: dataDir})
+		mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: dataDir, ReadOnly: true})
+		volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+			ClaimName: d.PersistentVolumeClaim.ClaimName, ReadOnly: true,
+		}}})
+	}
 	env = append(env, e.Env...)
 	spot := cfg.Warehouses.SpotPolicies[string(wh.Spec.SpotInstancePolicy)]
 	var affinity *corev1.Affinity
@@ -117,9 +141,9 @@ func podTemplate(wh *computev1.ServerlessWarehouse, cfg *configv1.OperatorConfig
 					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(netpolicy.PortSQL)}},
 					PeriodSeconds: 5,
 				},
-				VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+				VolumeMounts: mounts,
 			}},
-			Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+			Volumes: volumes,
 		},
 	}
 }

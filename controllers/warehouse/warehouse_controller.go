@@ -28,14 +28,18 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/activation"
 	"github.com/serverlessplane/operator/internal/apply"
 	"github.com/serverlessplane/operator/internal/pods"
 	"github.com/serverlessplane/operator/internal/scalestate"
+	"github.com/serverlessplane/operator/internal/servingcert"
 	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
 	"github.com/serverlessplane/operator/internal/workspaceref"
 	"github.com/serverlessplane/operator/pkg/autoscaler"
+	"github.com/serverlessplane/operator/pkg/certs"
 	"github.com/serverlessplane/operator/pkg/metrics"
+	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
 	"github.com/serverlessplane/operator/pkg/quota"
 )
@@ -43,6 +47,10 @@ import (
 // Finalizer releases a warehouse's share of the regional quota once its clusters are gone:
 // garbage collection cannot update the ledger.
 const Finalizer = "compute.serverlessplane.io/quota"
+
+// activationWindow is how long the gateway's note of queued statements counts as load; it
+// renews the note every few seconds while they wait.
+const activationWindow = 30 * time.Second
 
 // zeroPoll is how often a stopped warehouse looks for queued queries, so that queries arriving
 // at zero clusters start it at once rather than at the next autoscaling tick.
@@ -56,6 +64,10 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	Metrics  metrics.Source
 	Ledger   *Ledger
+	// CA signs the engines' serving certificates.
+	CA interface {
+		Ensure(ctx context.Context) (certs.Pair, error)
+	}
 	// MaxConcurrentReconciles lets several warehouses reconcile at once; the ledger keeps the
 	// quota consistent between them.
 	MaxConcurrentReconciles int
@@ -126,6 +138,12 @@ func (r *Reconciler) reconcile(ctx context.Context, wh *computev1.ServerlessWare
 	if obs.waiting != "" {
 		return obs, nil
 	}
+	if obs.stalledReason == "" {
+		// The engines mount their certificate: it exists before their first pod does.
+		if err := r.ensureCertificate(ctx, wh); err != nil {
+			return obs, err
+		}
+	}
 	if err := r.scale(ctx, wh, region, size, deployments, clusters, &obs); err != nil {
 		return obs, err
 	}
@@ -180,9 +198,21 @@ func (r *Reconciler) decide(ctx context.Context, wh *computev1.ServerlessWarehou
 		}
 		return &autoscaler.State{LastActive: last}
 	})
-	if obs.load != nil {
-		running, queued := obs.load.Total()
-		st.Observe(p, autoscaler.Sample{Time: now, Load: running + queued, QueueWait: obs.load.QueueWait})
+	// Statements the gateway queues for a warehouse with no serving cluster are load its
+	// engines cannot report.
+	requested := activation.Requested(wh, activation.Statements, now, activationWindow)
+	if obs.load != nil || requested {
+		var running, queued float64
+		var wait time.Duration
+		if obs.load != nil {
+			running, queued = obs.load.Total()
+			wait = obs.load.QueueWait
+		}
+		load := running + queued
+		if requested {
+			load = max(load, 1)
+		}
+		st.Observe(p, autoscaler.Sample{Time: now, Load: load, QueueWait: wait})
 	}
 	active, ready := int32(0), int32(0)
 	for _, c := range clusters {
@@ -406,6 +436,24 @@ func (r *Reconciler) applyService(ctx context.Context, wh *computev1.ServerlessW
 	return fmt.Sprintf("%s.%s.svc:%d", wh.Name, wh.Namespace, port), nil
 }
 
+// ensureCertificate keeps the engines' serving certificate current, for the warehouse
+// Service's names (the gateway verifies them).
+func (r *Reconciler) ensureCertificate(ctx context.Context, wh *computev1.ServerlessWarehouse) error {
+	ca, err := r.CA.Ensure(ctx)
+	if err != nil {
+		return err
+	}
+	_, renewed, err := servingcert.Ensure(ctx, r.Client, r.applier, ca, servingcert.Request{
+		Owner: wh, Secret: naming.WarehouseCertificate(wh.Name), Labels: map[string]string{computev1.LabelWarehouse: wh.Name},
+		CommonName: wh.Name + "." + wh.Namespace, DNSNames: servingcert.ServiceDNSNames(wh.Namespace, wh.Name),
+		RenewBefore: r.Config.Certificates.RenewBefore.Duration, Validity: r.Config.Certificates.ServingValidity.Duration,
+	}, r.Clock.Now())
+	if renewed != "" {
+		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, "CertificateRenewed", "Renew", "renewed the engines' serving certificate: %s", renewed)
+	}
+	return err
+}
+
 // reconcileDelete removes the clusters, then releases the quota and the finalizer.
 func (r *Reconciler) reconcileDelete(ctx context.Context, wh *computev1.ServerlessWarehouse) (ctrl.Result, error) {
 	deployments, err := r.clusters(ctx, wh)
@@ -536,6 +584,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
+		Owns(&corev1.Secret{}).
 		Watches(&computev1.Workspace{}, handler.EnqueueRequestsFromMapFunc(r.warehousesOfWorkspace)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.blockedWarehouses),
 			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {

@@ -13,7 +13,8 @@ import (
 	"github.com/serverlessplane/operator/pkg/naming"
 )
 
-// Wake makes the hold loop look at held requests now: call it when EndpointSlices change.
+// Wake makes the hold loop look at held requests and queued statements now: call it when
+// EndpointSlices or warehouse pods change.
 func (s *Server) Wake() {
 	select {
 	case s.wake <- struct{}{}:
@@ -34,6 +35,8 @@ func (s *Server) Run(ctx context.Context) {
 		case <-s.wake:
 		}
 		s.releaseReady(ctx)
+		s.pumpAll(ctx)
+		s.sql.expire(s.o.Clock.Now())
 	}
 }
 

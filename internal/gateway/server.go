@@ -64,6 +64,16 @@ type Options struct {
 	// net.Dialer with a 5s timeout.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	Log         logr.Logger
+
+	// StatementCapacity bounds each warehouse's statement queue (default 1000; past it 429);
+	// RunningPerCluster bounds the statements sent to one cluster at once (default 10).
+	StatementCapacity, RunningPerCluster int
+	// ResultTTL is how long a finished statement's result is kept (default 1h); ResultBytes
+	// bounds every kept result together (default 1 GiB): past either, the oldest are CLOSED.
+	ResultTTL   time.Duration
+	ResultBytes int64
+	// ChunkRows is the rows of one result chunk (default 10000).
+	ChunkRows int
 }
 
 // Server serves the gateway's API.
@@ -80,6 +90,7 @@ type Server struct {
 	next       int
 	heldBytes  atomic.Int64
 	wake       chan struct{}
+	sql        *sqlStore
 }
 
 // repoke is how often a held entity is named again while its requests wait.
@@ -93,14 +104,33 @@ func New(o Options) *Server {
 	if o.HoldBytes <= 0 {
 		o.HoldBytes = 256 << 20
 	}
+	if o.StatementCapacity <= 0 {
+		o.StatementCapacity = 1000
+	}
+	if o.RunningPerCluster <= 0 {
+		o.RunningPerCluster = 10
+	}
+	if o.ResultTTL <= 0 {
+		o.ResultTTL = time.Hour
+	}
+	if o.ResultBytes <= 0 {
+		o.ResultBytes = 1 << 30
+	}
+	if o.ChunkRows <= 0 {
+		o.ChunkRows = 10000
+	}
 	if o.DialContext == nil {
 		o.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	}
-	return &Server{
+	s := &Server{
 		o: o, limiter: ratelimit.New(o.Clock), hold: holdqueue.New(o.HoldCapacity, o.HoldTimeout, o.Clock),
 		transports: map[string]*http.Transport{}, poked: map[string]time.Time{}, wake: make(chan struct{}, 1),
-		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e7e)),
+		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e7e)), sql: newSQLStore(o),
 	}
+	if o.Metrics != nil {
+		o.Metrics.Registry.MustRegister(&sqlCollector{s: s})
+	}
+	return s
 }
 
 // Handler routes the gateway's API, under the workspace's host name or the /workspaces/{ws}
@@ -110,6 +140,11 @@ func (s *Server) Handler() http.Handler {
 	for _, prefix := range []string{"", "/workspaces/{workspace}"} {
 		mux.HandleFunc("POST "+prefix+"/serving-endpoints/{endpoint}/invocations", s.invoke)
 		mux.HandleFunc("POST "+prefix+"/serving-endpoints/{endpoint}/served-models/{entity}/invocations", s.invoke)
+		mux.HandleFunc("POST "+prefix+"/api/2.0/sql/statements", s.execute)
+		mux.HandleFunc("POST "+prefix+"/api/2.0/sql/statements/{$}", s.execute)
+		mux.HandleFunc("GET "+prefix+"/api/2.0/sql/statements/{id}", s.getStatement)
+		mux.HandleFunc("POST "+prefix+"/api/2.0/sql/statements/{id}/cancel", s.cancelStatement)
+		mux.HandleFunc("GET "+prefix+"/api/2.0/sql/statements/{id}/result/chunks/{chunk}", s.getChunk)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, http.StatusNotFound, apierror.EndpointNotFound, "no API at "+r.Method+" "+r.URL.Path)

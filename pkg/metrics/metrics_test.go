@@ -239,7 +239,7 @@ func TestFromConfig(t *testing.T) {
 	}{{configv1.MetricsScrape, "*metrics.Scrape"}, {configv1.MetricsPrometheus, "*metrics.Prometheus"}, {configv1.MetricsNone, "metrics.None"}} {
 		c := configv1.Default()
 		c.Metrics.Source, c.Metrics.PrometheusURL = tc.source, "http://prometheus:9090"
-		s, err := FromConfig(c)
+		s, err := FromConfig(c, nil)
 		if err != nil || fmt.Sprintf("%T", s) != tc.want {
 			t.Errorf("source %s: got %T, %v; want %s", tc.source, s, err, tc.want)
 		}

@@ -55,6 +55,10 @@ func ServedEntity(endpoint, entity string) string { return endpoint + "-" + enti
 // ServingCertificate names the Secret with an endpoint's serving certificate.
 func ServingCertificate(endpoint string) string { return endpoint + "-tls" }
 
+// WarehouseCertificate names the Secret with a warehouse's serving certificate, for its
+// Service's names.
+func WarehouseCertificate(warehouse string) string { return warehouse + "-sql-tls" }
+
 // QuotaLedger names a region's quota ledger.
 func QuotaLedger(region string) string { return QuotaLedgerPrefix + region }
 

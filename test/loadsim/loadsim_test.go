@@ -20,7 +20,7 @@ func TestServesTheOperatorsQueries(t *testing.T) {
 	defer s.Close()
 	cfg := configv1.Default()
 	cfg.Metrics.Source, cfg.Metrics.PrometheusURL = configv1.MetricsPrometheus, s.URL()
-	src, err := metrics.FromConfig(cfg)
+	src, err := metrics.FromConfig(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,19 +11,21 @@ import (
 
 // Default values. Autoscaling defaults are those of the Kubernetes HPA and the Knative KPA.
 const (
-	DefaultOperatorNamespace      = "serverlessplane-system"
-	DefaultDecommissionDate       = "2026-05-25"
-	DefaultWarehousePort          = 8080
-	DefaultModelPort              = 8443
-	DefaultMetricsPort            = 9090
-	DefaultTargetQueries          = 10
-	DefaultConcurrencyPerReplica  = 4
-	DefaultGPUResourceName        = corev1.ResourceName("nvidia.com/gpu")
-	DefaultGatewayName            = "serverlessplane-gateway"
-	DefaultGatewayHostname        = "serving.serverlessplane.local"
-	DefaultModelContainerPort     = 8080
-	DefaultImageTag               = "dev"
-	SQLEngineImageName            = "serverlessplane-sql-engine"
+	DefaultOperatorNamespace     = "serverlessplane-system"
+	DefaultDecommissionDate      = "2026-05-25"
+	DefaultWarehousePort         = 8443
+	DefaultModelPort             = 8443
+	DefaultMetricsPort           = 9090
+	DefaultTargetQueries         = 10
+	DefaultConcurrencyPerReplica = 4
+	DefaultGPUResourceName       = corev1.ResourceName("nvidia.com/gpu")
+	DefaultGatewayName           = "serverlessplane-gateway"
+	DefaultGatewayHostname       = "serving.serverlessplane.local"
+	DefaultModelContainerPort    = 8080
+	DefaultImageTag              = "dev"
+	SQLEngineImageName           = "serverlessplane-sql-engine"
+	// DefaultTPCHScaleFactor is the TPC-H scale the engine image carries.
+	DefaultTPCHScaleFactor        = "0.01"
 	ModelServerImageName          = "serverlessplane-model-server"
 	ModelProxyImageName           = "serverlessplane-model-proxy"
 	CapacityTypeLabel             = "serverlessplane.io/capacity-type"
@@ -96,6 +98,7 @@ func setWarehouseDefaults(w *Warehouses, images Images) {
 		w.Images = map[string]string{"Current": engine, "Preview": engine}
 	}
 	setInt32(&w.Port, DefaultWarehousePort)
+	setString(&w.TPCHScaleFactor, DefaultTPCHScaleFactor)
 	setInt32(&w.MetricsPort, DefaultMetricsPort)
 	setInt32(&w.TargetQueriesPerCluster, DefaultTargetQueries)
 	setDuration(&w.QueueWaitThreshold, 30*time.Second)
@@ -159,6 +162,7 @@ func setMetricsDefaults(m *Metrics) {
 		m.Source = MetricsScrape
 	}
 	setDuration(&m.ScrapeTimeout, 2*time.Second)
+	setInt32(&m.GatewayPort, DefaultMetricsPort)
 	setString(&m.Names.RunningQueries, defaultRunningQueriesMetric)
 	setString(&m.Names.QueuedQueries, defaultQueuedQueriesMetric)
 	setString(&m.Names.QueueWaitSeconds, defaultQueueWaitMetric)

@@ -108,7 +108,7 @@ type Warehouses struct {
 	ClusterSizes []ClusterSizeSpec `json:"clusterSizes,omitempty"`
 	// images are the default engine images per channel (Current, Preview).
 	Images map[string]string `json:"images,omitempty"`
-	// port is the default SQL port. Default 8080.
+	// port is the default SQL port (TLS). Default 8443.
 	Port int32 `json:"port,omitempty"`
 	// metricsPort is the port engines export Prometheus metrics on. Default 9090.
 	MetricsPort int32 `json:"metricsPort,omitempty"`
@@ -123,6 +123,9 @@ type Warehouses struct {
 	DrainGracePeriod metav1.Duration `json:"drainGracePeriod,omitempty"`
 	// spotPolicies maps CostOptimized and ReliabilityOptimized to scheduling.
 	SpotPolicies map[string]SpotPolicy `json:"spotPolicies,omitempty"`
+	// tpchScaleFactor is the TPC-H scale factor of warehouses whose spec.data names none.
+	// Default "0.01", the scale the engine image carries; "0" shows no TPC-H data.
+	TPCHScaleFactor string `json:"tpchScaleFactor,omitempty"`
 }
 
 // WorkloadSizeSpec is the concurrency range of a workload size.
@@ -280,6 +283,9 @@ type Autoscaling struct {
 type MetricsSourceType string
 
 const (
+	// MetricsGateway reads the control-plane gateways' metrics: statements running and queued
+	// per warehouse, requests in flight and held per served entity.
+	MetricsGateway MetricsSourceType = "Gateway"
 	// MetricsScrape reads each workload pod's Prometheus endpoint.
 	MetricsScrape MetricsSourceType = "Scrape"
 	// MetricsPrometheus queries the Prometheus HTTP API.
@@ -290,8 +296,10 @@ const (
 
 // Metrics says where the autoscaler reads load from.
 type Metrics struct {
-	// source is Scrape (default), Prometheus or None.
+	// source is Gateway, Scrape (default), Prometheus or None.
 	Source MetricsSourceType `json:"source,omitempty"`
+	// gatewayPort is the gateways' metrics port, for source Gateway. Default 9090.
+	GatewayPort int32 `json:"gatewayPort,omitempty"`
 	// scrapeTimeout bounds one scrape or query. Default 2s.
 	ScrapeTimeout metav1.Duration `json:"scrapeTimeout,omitempty"`
 	// prometheusURL is the base URL of the Prometheus HTTP API, for source Prometheus.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"text/template"
 	"time"
 
@@ -133,6 +134,9 @@ func validateWarehouses(w *Warehouses, path *field.Path) field.ErrorList {
 	if w.TargetQueriesPerCluster < 1 {
 		errs = append(errs, field.Invalid(path.Child("targetQueriesPerCluster"), w.TargetQueriesPerCluster, "must be at least 1"))
 	}
+	if f, err := strconv.ParseFloat(w.TPCHScaleFactor, 64); err != nil || f < 0 || f > 10 {
+		errs = append(errs, field.Invalid(path.Child("tpchScaleFactor"), w.TPCHScaleFactor, "must be a number from 0 (no TPC-H data) to 10, such as 0.01"))
+	}
 	return errs
 }
 
@@ -215,6 +219,8 @@ func validateMetrics(m *Metrics, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	switch m.Source {
 	case MetricsScrape, MetricsNone:
+	case MetricsGateway:
+		errs = append(errs, validatePort(m.GatewayPort, path.Child("gatewayPort"))...)
 	case MetricsPrometheus:
 		if u, err := url.Parse(m.PrometheusURL); err != nil || u.Scheme == "" || u.Host == "" {
 			errs = append(errs, field.Invalid(path.Child("prometheusURL"), m.PrometheusURL,
@@ -222,7 +228,7 @@ func validateMetrics(m *Metrics, path *field.Path) field.ErrorList {
 		}
 	default:
 		errs = append(errs, field.NotSupported(path.Child("source"), m.Source,
-			[]MetricsSourceType{MetricsScrape, MetricsPrometheus, MetricsNone}))
+			[]MetricsSourceType{MetricsGateway, MetricsScrape, MetricsPrometheus, MetricsNone}))
 	}
 	q := path.Child("queries")
 	for name, tmpl := range map[string]string{

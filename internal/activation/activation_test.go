@@ -1,4 +1,4 @@
-package modelendpoint
+package activation
 
 import (
 	"testing"
@@ -28,8 +28,8 @@ func TestActivationRequested(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := &metav1.ObjectMeta{Annotations: map[string]string{computev1.AnnotationActivation: tc.value}}
-			if got := activationRequested(obj, tc.entity, now, 30*time.Second); got != tc.want {
-				t.Errorf("activationRequested(%q, %q) = %v, want %v", tc.value, tc.entity, got, tc.want)
+			if got := Requested(obj, tc.entity, now, 30*time.Second); got != tc.want {
+				t.Errorf("Requested(%q, %q) = %v, want %v", tc.value, tc.entity, got, tc.want)
 			}
 		})
 	}

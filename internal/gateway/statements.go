@@ -1,0 +1,361 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/apierror"
+	"github.com/serverlessplane/operator/internal/sqlwire"
+)
+
+// Statement states of the Statement Execution API.
+const (
+	StatePending   = "PENDING"
+	StateRunning   = "RUNNING"
+	StateSucceeded = "SUCCEEDED"
+	StateFailed    = "FAILED"
+	StateCanceled  = "CANCELED"
+	StateClosed    = "CLOSED"
+)
+
+// Limits of the statement API.
+const (
+	// DefaultWaitTimeout is how long a submission waits for its result when it names no
+	// wait_timeout.
+	DefaultWaitTimeout = 10 * time.Second
+	// InlineLimit bounds the result of one statement (the API's INLINE disposition limit).
+	InlineLimit = 25 << 20
+	// maxStatementRequest bounds a submission's body.
+	maxStatementRequest = 16 << 20
+)
+
+// executeRequest is the body of POST /api/2.0/sql/statements.
+type executeRequest struct {
+	Statement     string              `json:"statement"`
+	WarehouseID   string              `json:"warehouse_id"`
+	WaitTimeout   string              `json:"wait_timeout"`
+	OnWaitTimeout string              `json:"on_wait_timeout"`
+	Parameters    []sqlwire.Parameter `json:"parameters"`
+	RowLimit      int64               `json:"row_limit"`
+	ByteLimit     int64               `json:"byte_limit"`
+	Disposition   string              `json:"disposition"`
+	Format        string              `json:"format"`
+	Catalog       string              `json:"catalog"`
+	Schema        string              `json:"schema"`
+}
+
+// statementResponse is the API's StatementResponse.
+type statementResponse struct {
+	StatementID string      `json:"statement_id"`
+	Status      status      `json:"status"`
+	Manifest    *manifest   `json:"manifest,omitempty"`
+	Result      *resultData `json:"result,omitempty"`
+}
+
+type status struct {
+	State string                  `json:"state"`
+	Error *sqlwire.StatementError `json:"error,omitempty"`
+}
+
+type manifest struct {
+	Format          string      `json:"format"`
+	Schema          schema      `json:"schema"`
+	TotalChunkCount int         `json:"total_chunk_count"`
+	Chunks          []chunkInfo `json:"chunks"`
+	TotalRowCount   int64       `json:"total_row_count"`
+	Truncated       bool        `json:"truncated"`
+}
+
+type schema struct {
+	ColumnCount int              `json:"column_count"`
+	Columns     []sqlwire.Column `json:"columns"`
+}
+
+type chunkInfo struct {
+	ChunkIndex int   `json:"chunk_index"`
+	RowOffset  int64 `json:"row_offset"`
+	RowCount   int   `json:"row_count"`
+}
+
+type resultData struct {
+	chunkInfo
+	DataArray             [][]*string `json:"data_array"`
+	NextChunkIndex        *int        `json:"next_chunk_index,omitempty"`
+	NextChunkInternalLink string      `json:"next_chunk_internal_link,omitempty"`
+}
+
+// statement is one submitted statement and, once finished, its result.
+type statement struct {
+	id, namespace, warehouse, user string
+	req                            sqlwire.Request
+	submitted                      time.Time
+	// done is closed when the statement reaches a final state.
+	done chan struct{}
+
+	mu        sync.Mutex
+	state     string
+	err       *sqlwire.StatementError
+	columns   []sqlwire.Column
+	chunks    [][][]*string
+	rows      int64
+	truncated bool
+	bytes     int64
+	finished  time.Time
+	cancel    func()
+}
+
+func (st *statement) final() bool {
+	switch st.state {
+	case StateSucceeded, StateFailed, StateCanceled, StateClosed:
+		return true
+	}
+	return false
+}
+
+// finish moves the statement to a final state once; false if it already was in one.
+func (st *statement) finish(state string, err *sqlwire.StatementError, now time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.final() {
+		return false
+	}
+	st.state, st.err, st.finished, st.cancel = state, err, now, nil
+	if state != StateSucceeded {
+		st.columns, st.chunks, st.bytes = nil, nil, 0
+	}
+	close(st.done)
+	return true
+}
+
+// response is the statement as the API shows it, with the first chunk of its result.
+func (st *statement) response(linkPrefix string) statementResponse {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	r := statementResponse{StatementID: st.id, Status: status{State: st.state, Error: st.err}}
+	if st.state != StateSucceeded {
+		return r
+	}
+	m := &manifest{Format: "JSON_ARRAY", Schema: schema{ColumnCount: len(st.columns), Columns: st.columns},
+		TotalChunkCount: len(st.chunks), TotalRowCount: st.rows, Truncated: st.truncated, Chunks: []chunkInfo{}}
+	var offset int64
+	for i, c := range st.chunks {
+		m.Chunks = append(m.Chunks, chunkInfo{ChunkIndex: i, RowOffset: offset, RowCount: len(c)})
+		offset += int64(len(c))
+	}
+	r.Manifest = m
+	if len(st.chunks) > 0 {
+		r.Result = st.chunk(0, m.Chunks[0], linkPrefix)
+	} else {
+		r.Result = &resultData{DataArray: [][]*string{}}
+	}
+	return r
+}
+
+// chunk is result chunk i; the caller holds mu.
+func (st *statement) chunk(i int, info chunkInfo, linkPrefix string) *resultData {
+	d := &resultData{chunkInfo: info, DataArray: st.chunks[i]}
+	if i+1 < len(st.chunks) {
+		next := i + 1
+		d.NextChunkIndex = &next
+		d.NextChunkInternalLink = fmt.Sprintf("%s/api/2.0/sql/statements/%s/result/chunks/%d", linkPrefix, st.id, next)
+	}
+	return d
+}
+
+var waitTimeout = regexp.MustCompile(`^(\d{1,2})s$`)
+
+// parseExecute checks a submission and returns the wait and whether a timeout cancels it, or
+// the message of a 400 that names the field and the fix.
+func parseExecute(req *executeRequest) (time.Duration, bool, string) {
+	wait := DefaultWaitTimeout
+	if req.WaitTimeout != "" {
+		m := waitTimeout.FindStringSubmatch(req.WaitTimeout)
+		n := -1
+		if m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		if n != 0 && (n < 5 || n > 50) {
+			return 0, false, fmt.Sprintf("wait_timeout %q is not 0s or between 5s and 50s", req.WaitTimeout)
+		}
+		wait = time.Duration(n) * time.Second
+	}
+	cancelOnTimeout := false
+	switch req.OnWaitTimeout {
+	case "", "CONTINUE":
+	case "CANCEL":
+		cancelOnTimeout = true
+	default:
+		return 0, false, fmt.Sprintf("on_wait_timeout %q is not CONTINUE or CANCEL", req.OnWaitTimeout)
+	}
+	switch {
+	case req.Statement == "":
+		return 0, false, "statement is required: the SQL text to run"
+	case req.WarehouseID == "":
+		return 0, false, "warehouse_id is required: the name of a ServerlessWarehouse in the workspace"
+	case req.Disposition != "" && req.Disposition != "INLINE":
+		return 0, false, fmt.Sprintf("disposition %q is not supported: use INLINE (results up to %d MiB)", req.Disposition, InlineLimit>>20)
+	case req.Format != "" && req.Format != "JSON_ARRAY":
+		return 0, false, fmt.Sprintf("format %q is not supported: use JSON_ARRAY", req.Format)
+	case req.RowLimit < 0:
+		return 0, false, fmt.Sprintf("row_limit %d is negative", req.RowLimit)
+	case req.ByteLimit < 0:
+		return 0, false, fmt.Sprintf("byte_limit %d is negative", req.ByteLimit)
+	case req.Catalog != "" || req.Schema != "":
+		return 0, false, "catalog and schema are not supported: qualify table names instead (tpch.lineitem, data.<file>)"
+	}
+	return wait, cancelOnTimeout, ""
+}
+
+// execute serves POST /api/2.0/sql/statements.
+func (s *Server) execute(w http.ResponseWriter, r *http.Request) {
+	ws := s.workspace(r)
+	if ws == "" {
+		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, "no workspace in the request: use the host <workspace>."+s.o.Domain+" or the path prefix /workspaces/<workspace>")
+		return
+	}
+	var req executeRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxStatementRequest))
+	if err := dec.Decode(&req); err != nil {
+		apierror.Write(w, http.StatusBadRequest, apierror.BadRequest, "the request body is not a statement: "+err.Error())
+		return
+	}
+	wait, cancelOnTimeout, problem := parseExecute(&req)
+	if problem != "" {
+		apierror.Write(w, http.StatusBadRequest, apierror.BadRequest, problem)
+		return
+	}
+	user, ok := s.authorize(w, r, Resource{Namespace: ws, Resource: "serverlesswarehouses", Subresource: "statements", Name: req.WarehouseID})
+	if !ok {
+		return
+	}
+	wh := &computev1.ServerlessWarehouse{}
+	if err := s.o.Reader.Get(r.Context(), client.ObjectKey{Namespace: ws, Name: req.WarehouseID}, wh); err != nil {
+		if apierrors.IsNotFound(err) {
+			apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("warehouse %q does not exist in workspace %q", req.WarehouseID, ws))
+			return
+		}
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, "reading the warehouse: "+err.Error())
+		return
+	}
+	if !wh.DeletionTimestamp.IsZero() {
+		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("warehouse %q is being deleted", req.WarehouseID))
+		return
+	}
+	st := &statement{
+		id: newStatementID(), namespace: ws, warehouse: wh.Name, user: user.Username, submitted: s.o.Clock.Now(),
+		done: make(chan struct{}), state: StatePending,
+		req: sqlwire.Request{Statement: req.Statement, Parameters: req.Parameters, RowLimit: req.RowLimit, ChunkRows: s.o.ChunkRows},
+	}
+	if err := s.sql.submit(st); err != nil {
+		w.Header().Set("Retry-After", "5")
+		apierror.Write(w, http.StatusTooManyRequests, apierror.RequestLimitExceeded, fmt.Sprintf(
+			"warehouse %q already queues %d statements, as many as it may; retry later", wh.Name, s.o.StatementCapacity))
+		return
+	}
+	s.pump(r.Context(), ws, wh.Name)
+	if wait > 0 {
+		t := s.o.Clock.NewTimer(wait)
+		select {
+		case <-st.done:
+		case <-t.C():
+			if cancelOnTimeout {
+				s.sql.cancel(st, s.o.Clock.Now())
+			}
+		case <-r.Context().Done():
+		}
+		t.Stop()
+	}
+	writeJSON(w, http.StatusOK, st.response(linkPrefix(r)))
+}
+
+// statementFor finds the caller's statement: another user's, or another workspace's, is not
+// found, whatever its id.
+func (s *Server) statementFor(w http.ResponseWriter, r *http.Request) (*statement, bool) {
+	ws := s.workspace(r)
+	st := s.sql.get(r.PathValue("id"))
+	if ws == "" || st == nil || st.namespace != ws {
+		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("statement %q does not exist in this workspace", r.PathValue("id")))
+		return nil, false
+	}
+	user, ok := s.authorize(w, r, Resource{Namespace: ws, Resource: "serverlesswarehouses", Subresource: "statements", Name: st.warehouse})
+	if !ok {
+		return nil, false
+	}
+	if user.Username != st.user {
+		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("statement %q does not exist in this workspace", r.PathValue("id")))
+		return nil, false
+	}
+	return st, true
+}
+
+// getStatement serves GET /api/2.0/sql/statements/{id}.
+func (s *Server) getStatement(w http.ResponseWriter, r *http.Request) {
+	if st, ok := s.statementFor(w, r); ok {
+		writeJSON(w, http.StatusOK, st.response(linkPrefix(r)))
+	}
+}
+
+// cancelStatement serves POST /api/2.0/sql/statements/{id}/cancel.
+func (s *Server) cancelStatement(w http.ResponseWriter, r *http.Request) {
+	if st, ok := s.statementFor(w, r); ok {
+		s.sql.cancel(st, s.o.Clock.Now())
+		writeJSON(w, http.StatusOK, struct{}{})
+	}
+}
+
+// getChunk serves GET /api/2.0/sql/statements/{id}/result/chunks/{n}.
+func (s *Server) getChunk(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.statementFor(w, r)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(r.PathValue("chunk"))
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.state != StateSucceeded {
+		apierror.Write(w, http.StatusBadRequest, apierror.BadRequest, fmt.Sprintf("statement %q is %s: only a SUCCEEDED statement has result chunks", st.id, st.state))
+		return
+	}
+	if err != nil || n < 0 || n >= len(st.chunks) {
+		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("statement %q has chunks 0 to %d, not %q", st.id, len(st.chunks)-1, r.PathValue("chunk")))
+		return
+	}
+	var offset int64
+	for _, c := range st.chunks[:n] {
+		offset += int64(len(c))
+	}
+	writeJSON(w, http.StatusOK, st.chunk(n, chunkInfo{ChunkIndex: n, RowOffset: offset, RowCount: len(st.chunks[n])}, linkPrefix(r)))
+}
+
+// linkPrefix keeps the workspace path prefix in the links the gateway answers.
+func linkPrefix(r *http.Request) string {
+	if ws := r.PathValue("workspace"); ws != "" {
+		return "/workspaces/" + ws
+	}
+	return ""
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func newStatementID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
