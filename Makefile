@@ -80,7 +80,15 @@ $(BIN)/image: $(wildcard hack/image/*.go) hack/image/go.mod
 	cd hack/image && go build -o $(BIN)/image .
 
 .PHONY: images
-images: $(BIN)/image ## Build every image (operator, gateway, model proxy, model server, pause, probe) as OCI archives in bin/images, and check each.
+# The SQL engine links DuckDB (cgo) statically: the image has no base, so no C library either.
+# netgo and osusergo keep name and user lookups in Go.
+SQL_ENGINE_BUILD = CGO_ENABLED=1 go build -trimpath -tags netgo,osusergo -ldflags '-s -w -linkmode external -extldflags "-static"'
+# The TPC-H data the engine image carries (the default scale), generated once by the engine's own
+# generator (internal/tpch) and kept in bin/, keyed by scale.
+TPCH_SCALE ?= 0.01
+TPCH_DIR = $(BIN)/tpch
+TPCH_DATA = $(TPCH_DIR)/sf$(TPCH_SCALE)/lineitem.parquet
+images: $(BIN)/image $(TPCH_DATA) ## Build every image (operator, gateway, model proxy, model server, SQL engine, pause, probe) as OCI archives in bin/images, and check each.
 	@mkdir -p $(IMAGE_DIR)
 	@for spec in $(IMAGES); do \
 		name=$${spec%%=*}; pkg=$${spec#*=}; bin=$(IMAGE_DIR)/$$name/$$(basename $$pkg); \
@@ -89,6 +97,13 @@ images: $(BIN)/image ## Build every image (operator, gateway, model proxy, model
 		$(BIN)/image -binary $$bin -tag $(REGISTRY)serverlessplane-$$name:$(TAG) -out $(IMAGE_DIR)/serverlessplane-$$name.oci.tar; \
 		$(BIN)/image -check $(IMAGE_DIR)/serverlessplane-$$name.oci.tar >/dev/null; \
 	done
+	$(SQL_ENGINE_BUILD) -o $(IMAGE_DIR)/sql-engine/sql-engine ./cmd/sql-engine
+	$(BIN)/image -binary $(IMAGE_DIR)/sql-engine/sql-engine -add $(TPCH_DIR)=/usr/share/serverlessplane/tpch \
+		-tag $(REGISTRY)serverlessplane-sql-engine:$(TAG) -out $(IMAGE_DIR)/serverlessplane-sql-engine.oci.tar
+	$(BIN)/image -check $(IMAGE_DIR)/serverlessplane-sql-engine.oci.tar >/dev/null
+
+$(TPCH_DATA):
+	go run ./cmd/sql-engine gen-tpch -scale $(TPCH_SCALE) -out $(TPCH_DIR)/sf$(TPCH_SCALE) >/dev/null
 
 .PHONY: image
 image: build $(BIN)/image ## Build the operator image alone as bin/serverlessplane-operator.oci.tar (tag IMG) and check it.

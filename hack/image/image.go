@@ -45,6 +45,8 @@ func main() {
 	out := flag.String("out", "", "where to write the image tarball")
 	tag := flag.String("tag", "serverlessplane-operator:dev", "the image reference recorded in the tarball")
 	check := flag.String("check", "", "check an image tarball instead of building one")
+	var add addFlags
+	flag.Var(&add, "add", "a directory to add read-only, as <dir>=<absolute path in the image>; repeatable")
 	flag.Parse()
 	var err error
 	switch {
@@ -53,7 +55,7 @@ func main() {
 		report, err = Check(*check)
 		fmt.Print(report)
 	case *binary != "" && *out != "":
-		err = Build(*binary, *tag, *out)
+		err = Build(*binary, *tag, *out, add...)
 		if err == nil {
 			fmt.Printf("wrote %s (%s)\n", *out, *tag)
 		}
@@ -66,9 +68,26 @@ func main() {
 	}
 }
 
-// Build packages binary as the image's only layer, at /<its base name>, the entrypoint, and
-// writes the tarball.
-func Build(binary, tag, out string) error {
+// addFlags are the -add flags: directories to put in the image.
+type addFlags []Dir
+
+func (a *addFlags) String() string { return fmt.Sprint(*a) }
+
+func (a *addFlags) Set(v string) error {
+	src, dst, ok := strings.Cut(v, "=")
+	if !ok || src == "" || !strings.HasPrefix(dst, "/") {
+		return fmt.Errorf("-add %q is not <dir>=<absolute path>", v)
+	}
+	*a = append(*a, Dir{Source: src, Target: dst})
+	return nil
+}
+
+// Dir is a directory of the build machine added to the image at Target, read-only.
+type Dir struct{ Source, Target string }
+
+// Build packages binary as the image's only layer, at /<its base name>, the entrypoint, with
+// the added directories, and writes the tarball.
+func Build(binary, tag, out string, dirs ...Dir) error {
 	ref, err := name.ParseReference(tag)
 	if err != nil {
 		return err
@@ -79,10 +98,14 @@ func Build(binary, tag, out string) error {
 		return err
 	}
 	if err := static(data); err != nil {
-		return fmt.Errorf("%s: %w (build it with CGO_ENABLED=0)", binary, err)
+		return fmt.Errorf("%s: %w (build it with CGO_ENABLED=0, or link it statically)", binary, err)
+	}
+	files, err := readDirs(dirs)
+	if err != nil {
+		return err
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar(entrypoint, data))), nil
+		return io.NopCloser(bytes.NewReader(layerTar(entrypoint, data, files))), nil
 	}, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		return err
@@ -229,14 +252,72 @@ func containerdName(tag string) string {
 // layerTar is a tar with the binary at path, executable by anyone, owned by root so that the
 // non-root user cannot change it. Timestamps are zero, so the same binary gives the same layer
 // digest.
-func layerTar(path string, binary []byte) []byte {
+func layerTar(path string, binary []byte, files []file) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	_ = tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(path, "/"), Mode: 0o755, Size: int64(len(binary)),
 		Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
 	_, _ = tw.Write(binary)
+	for _, f := range files {
+		h := &tar.Header{Name: strings.TrimPrefix(f.path, "/"), Mode: 0o644, Size: int64(len(f.data)),
+			Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+		if f.dir {
+			h.Name, h.Mode, h.Size, h.Typeflag = h.Name+"/", 0o755, 0, tar.TypeDir
+		}
+		_ = tw.WriteHeader(h)
+		_, _ = tw.Write(f.data)
+	}
 	_ = tw.Close()
 	return buf.Bytes()
+}
+
+// file is an entry of an added directory.
+type file struct {
+	path string
+	dir  bool
+	data []byte
+}
+
+// readDirs reads the added directories, parents first and in name order, so that the same
+// files give the same layer.
+func readDirs(dirs []Dir) ([]file, error) {
+	var files []file
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		// The target's parents, then the tree.
+		parts := strings.Split(strings.Trim(d.Target, "/"), "/")
+		for i := range parts {
+			p := "/" + strings.Join(parts[:i+1], "/")
+			if !seen[p] {
+				seen[p] = true
+				files = append(files, file{path: p, dir: true})
+			}
+		}
+		err := filepath.WalkDir(d.Source, func(path string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(d.Source, path)
+			if rel == "." {
+				return nil
+			}
+			target := filepath.ToSlash(filepath.Join(d.Target, rel))
+			if e.IsDir() {
+				files = append(files, file{path: target, dir: true})
+				return nil
+			}
+			if !e.Type().IsRegular() {
+				return fmt.Errorf("%s is not a regular file", path)
+			}
+			data, err := os.ReadFile(path)
+			files = append(files, file{path: target, data: data})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
 }
 
 // static fails for a binary that needs a dynamic loader, which an image without a base lacks.
