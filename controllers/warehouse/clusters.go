@@ -91,7 +91,12 @@ func podTemplate(wh *computev1.ServerlessWarehouse, cfg *configv1.OperatorConfig
 	if wh.Spec.Data != nil && wh.Spec.Data.TPCHScaleFactor != "" {
 		scale = wh.Spec.Data.TPCHScaleFactor
 	}
-	env = append(env, corev1.EnvVar{Name: "SERVERLESSPLANE_TPCH_SCALE", Value: scale})
+	env = append(env, corev1.EnvVar{Name: "SERVERLESSPLANE_TPCH_SCALE", Value: scale},
+		// The engine sizes DuckDB to its container, not to the node.
+		corev1.EnvVar{Name: "SERVERLESSPLANE_MEMORY_LIMIT_BYTES", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+			ContainerName: ContainerName, Resource: "limits.memory"}}},
+		corev1.EnvVar{Name: "SERVERLESSPLANE_THREADS", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+			ContainerName: ContainerName, Resource: "limits.cpu"}}})
 	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "tls", MountPath: certDir, ReadOnly: true}}
 	volumes := []corev1.Volume{
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},

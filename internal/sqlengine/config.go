@@ -64,6 +64,11 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		Threads:          r.Int("SERVERLESSPLANE_THREADS", 0),
 		MemoryLimit:      r.String("SERVERLESSPLANE_MEMORY_LIMIT", ""),
 	}
+	// The container's memory limit (the downward API's limits.memory, in bytes): DuckDB gets
+	// three quarters of it, leaving the rest to Go and the result being streamed.
+	if n := r.Int("SERVERLESSPLANE_MEMORY_LIMIT_BYTES", 0); n > 0 && c.MemoryLimit == "" {
+		c.MemoryLimit = strconv.Itoa(n/4*3/(1<<20)) + "MiB"
+	}
 	var v envconfig.Checks
 	if s := r.String("SERVERLESSPLANE_TPCH_SCALE", ""); s != "" {
 		f, err := strconv.ParseFloat(s, 64)

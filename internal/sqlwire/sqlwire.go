@@ -74,5 +74,6 @@ const (
 	CodeUnavailable       = "TEMPORARILY_UNAVAILABLE"
 )
 
-// RunningMetric is the gauge of statements an engine runs now.
-const RunningMetric = "serverlessplane_sql_running_statements"
+// RunningMetric is the gauge of statements an engine runs now: the name the operator's Scrape
+// source reads by default.
+const RunningMetric = "serverlessplane_warehouse_running_queries"

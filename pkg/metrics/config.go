@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	"github.com/serverlessplane/operator/pkg/naming"
 )
 
 // FromConfig builds the source the operator configuration names. reader lists the gateway pods
@@ -27,7 +28,7 @@ func FromConfig(c *configv1.OperatorConfig, reader client.Reader) (Source, error
 		if reader == nil {
 			return nil, fmt.Errorf("metrics.source Gateway needs a reader of the gateway pods")
 		}
-		pods := GatewayPods(reader, c.ControlPlane.Gateway.Namespace, c.ControlPlane.GatewayPodLabels, 2*time.Second, time.Now)
+		pods := GatewayEndpoints(reader, c.OperatorNamespace, naming.GatewayService, 2*time.Second, time.Now)
 		return NewGateway(NewScrapeClient(timeout), c.Metrics.GatewayPort, pods), nil
 	case configv1.MetricsPrometheus:
 		q := c.Metrics.Queries

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -32,7 +32,7 @@ type Gateway struct {
 	Scrape *Scrape
 	// Port is the gateways' metrics port.
 	Port int32
-	// Pods lists the ready gateway pods.
+	// Pods lists the ready gateway pods (GatewayEndpoints).
 	Pods func(ctx context.Context) ([]Pod, error)
 }
 
@@ -128,9 +128,11 @@ func label(m *dto.Metric, name string) string {
 	return ""
 }
 
-// GatewayPods lists the ready pods that match selector in namespace through reader (a live
-// reader: the operator's cache holds only the pods it places), reusing a list for ttl.
-func GatewayPods(reader client.Reader, namespace string, selector map[string]string, ttl time.Duration, now func() time.Time) func(context.Context) ([]Pod, error) {
+// GatewayEndpoints lists the ready endpoints of the gateway Service, as Kubernetes derives them
+// from its selector, through reader (a live reader: the operator does not cache slices it did not
+// write), reusing a list for ttl. Only the Service's endpoints are gateways: a pod that merely
+// wears the gateway's labels is not one.
+func GatewayEndpoints(reader client.Reader, namespace, service string, ttl time.Duration, now func() time.Time) func(context.Context) ([]Pod, error) {
 	var mu sync.Mutex
 	var cached []Pod
 	var at time.Time
@@ -140,19 +142,23 @@ func GatewayPods(reader client.Reader, namespace string, selector map[string]str
 		if cached != nil && now().Sub(at) < ttl {
 			return cached, nil
 		}
-		var list corev1.PodList
-		if err := reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels(selector)); err != nil {
+		var list discoveryv1.EndpointSliceList
+		if err := reader.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{
+			discoveryv1.LabelServiceName: service, discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io",
+		}); err != nil {
 			return nil, err
 		}
 		pods := []Pod{}
-		for _, p := range list.Items {
-			if p.Status.PodIP == "" || !p.DeletionTimestamp.IsZero() {
-				continue
-			}
-			for _, c := range p.Status.Conditions {
-				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-					pods = append(pods, Pod{Name: p.Name, IP: p.Status.PodIP})
+		for _, sl := range list.Items {
+			for _, e := range sl.Endpoints {
+				if (e.Conditions.Ready != nil && !*e.Conditions.Ready) || len(e.Addresses) == 0 {
+					continue
 				}
+				name := e.Addresses[0]
+				if e.TargetRef != nil {
+					name = e.TargetRef.Name
+				}
+				pods = append(pods, Pod{Name: name, IP: e.Addresses[0]})
 			}
 		}
 		cached, at = pods, now()

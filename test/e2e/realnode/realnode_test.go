@@ -124,6 +124,7 @@ func TestRealNode(t *testing.T) {
 	pairs = f.expectMatrix("after the tenant relabels its namespace")
 	timings.mark(fmt.Sprintf("reachability matrix after relabelling: %d pairs", pairs))
 	f.expectServing(timings)
+	f.expectSQL(timings)
 
 	stop()
 	timings.mark("cluster stopped")

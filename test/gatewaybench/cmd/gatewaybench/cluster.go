@@ -3,20 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
-	authnv1 "k8s.io/api/authentication/v1"
-	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8sfake "k8s.io/client-go/kubernetes/fake"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -31,10 +26,8 @@ const (
 	endpoint  = "iris"
 	entity    = "blue"
 	// podIP is a TEST-NET-1 address that the gateway's dialer maps to the proxy's listener.
-	podIP     = "192.0.2.10"
-	podPort   = 8443
-	userToken = "bench-token"
-	userName  = "bench-user"
+	podIP   = "192.0.2.10"
+	podPort = 8443
 )
 
 // servingName is the DNS name the gateway verifies on the model pod's certificate.
@@ -133,30 +126,4 @@ func readerCost(ctx context.Context, r client.Reader, n int) (time.Duration, err
 		}
 	}
 	return time.Since(start) / time.Duration(n), nil
-}
-
-// reviews counts the TokenReviews and SubjectAccessReviews the fake API server answered.
-type reviews struct {
-	tokens, access atomic.Int64
-}
-
-// newClientset is an API server that knows one token and allows its user everything.
-func newClientset(counts *reviews) *k8sfake.Clientset {
-	cs := k8sfake.NewClientset()
-	cs.PrependReactor("create", "tokenreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		counts.tokens.Add(1)
-		review := a.(k8stesting.CreateAction).GetObject().(*authnv1.TokenReview)
-		out := review.DeepCopy()
-		if review.Spec.Token == userToken {
-			out.Status = authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{Username: userName, UID: "bench-uid"}}
-		}
-		return true, out, nil
-	})
-	cs.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		counts.access.Add(1)
-		out := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview).DeepCopy()
-		out.Status = authzv1.SubjectAccessReviewStatus{Allowed: out.Spec.User == userName}
-		return true, out, nil
-	})
-	return cs
 }

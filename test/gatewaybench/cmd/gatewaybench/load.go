@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/serverlessplane/operator/test/gatewaybench/benchkit"
 	"io"
 	"net/http"
 	"slices"
@@ -40,14 +41,14 @@ func (s *stack) paths() []path {
 	}
 	// What the gateway's transport to a model pod is (internal/gateway transport()).
 	mtls := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: s.pki.gateway.ClientConfig(servingName), ForceAttemptHTTP2: true,
+		TLSClientConfig: s.pki.Gateway.ClientConfig(servingName), ForceAttemptHTTP2: true,
 		MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second,
 	}}
 	return []path{
 		{name: "direct", target: target("http://" + s.model + "/invocations"), client: plain()},
 		{name: "proxy", target: target("https://" + s.proxy + "/invocations"), client: mtls},
 		{name: "gateway+proxy", target: target("http://"+s.gateway+"/workspaces/"+workspace+"/serving-endpoints/"+endpoint+"/invocations",
-			"Authorization", "Bearer "+userToken), client: plain()},
+			"Authorization", "Bearer "+benchkit.UserToken), client: plain()},
 	}
 }
 

@@ -95,7 +95,7 @@ func run() error {
 		fmt.Sprintf("Model proxy: internal/modelproxy, CONTAINER_CONCURRENCY %d (queue %d), mTLS requiring the gateway's client certificate; (b)'s client uses the gateway's certificate and the gateway's transport settings (HTTP/2 over TLS, keep-alive).", *concurrency, *concurrency*10),
 		"Gateway: internal/gateway's handler chain (authenticate, authorize, rate limits, route, least-loaded pick, mTLS reverse proxy) behind a plain HTTP front on 127.0.0.1; (a) and (c) use HTTP/1.1 keep-alive clients.",
 		readerLine(*reader, s.readCost),
-		fmt.Sprintf("The gateway reviews tokens and access with a client-go fake clientset. Decisions are cached for %s, so the run made %d TokenReview and %d SubjectAccessReview in all: in steady state authentication and authorization cost a hash and two map lookups per request, as they do in a cluster between TTL expiries.", *authTTL, s.reviews.tokens.Load(), s.reviews.access.Load()),
+		fmt.Sprintf("The gateway reviews tokens and access with a client-go fake clientset. Decisions are cached for %s, so the run made %d TokenReview and %d SubjectAccessReview in all: in steady state authentication and authorization cost a hash and two map lookups per request, as they do in a cluster between TTL expiries.", *authTTL, s.reviews.Tokens.Load(), s.reviews.Access.Load()),
 		"Latency is vegeta's, from sending a request to reading the whole response, for every request sent.",
 	}
 	writeReport(os.Stdout, setup, rows, *targetRate)

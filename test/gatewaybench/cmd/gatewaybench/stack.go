@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/serverlessplane/operator/test/gatewaybench/benchkit"
 	"io"
 	"log/slog"
 	"net"
@@ -27,8 +28,8 @@ type stack struct {
 	// model is the model server's plain HTTP address, proxy the proxy's mTLS address and
 	// gateway the gateway's plain HTTP address; all host:port on 127.0.0.1.
 	model, proxy, gateway string
-	pki                   pki
-	reviews               *reviews
+	pki                   benchkit.PKI
+	reviews               *benchkit.Reviews
 	// readCost is the mean time of the gateway's per-request reads with each reader.
 	readCost map[string]time.Duration
 }
@@ -53,9 +54,9 @@ const (
 // process exits.
 func startStack(ctx context.Context, dir string, o stackOptions) (*stack, error) {
 	quiet := slog.New(slog.DiscardHandler)
-	s := &stack{reviews: &reviews{}}
+	s := &stack{reviews: &benchkit.Reviews{}}
 	var err error
-	if s.pki, err = newPKI(dir, servingName); err != nil {
+	if s.pki, err = benchkit.NewPKI(dir, servingName); err != nil {
 		return nil, err
 	}
 
@@ -79,8 +80,8 @@ func startStack(ctx context.Context, dir string, o stackOptions) (*stack, error)
 	proxy, err := modelproxy.New(modelproxy.Config{
 		Port: modelproxy.DefaultPort, MetricsPort: modelproxy.DefaultMetricsPort,
 		Upstream:    &url.URL{Scheme: "http", Host: s.model},
-		TLSCertFile: s.pki.proxyCert, TLSKeyFile: s.pki.proxyKey, TLSClientCAFile: s.pki.proxyCA,
-		AllowedClientNames:   []string{gatewayClientName},
+		TLSCertFile: s.pki.ServingCert, TLSKeyFile: s.pki.ServingKey, TLSClientCAFile: s.pki.CA,
+		AllowedClientNames:   []string{benchkit.GatewayClientName},
 		ContainerConcurrency: o.concurrency, QueueDepth: modelproxy.DefaultQueueDepthPerSlot * o.concurrency,
 		DrainTimeout: time.Second, RequestTimeout: modelproxy.DefaultRequestTimeout,
 		MaxRequestBytes: modelproxy.DefaultMaxRequestBytes, CertReloadInterval: modelproxy.DefaultCertReloadInterval,
@@ -115,8 +116,8 @@ func startStack(ctx context.Context, dir string, o stackOptions) (*stack, error)
 	clk := clock.RealClock{}
 	gw := gateway.New(gateway.Options{
 		Reader: reader, Writer: fakeClient,
-		Auth:     &gateway.Authorizer{Client: newClientset(s.reviews), Clock: clk, TTL: o.authTTL},
-		Upstream: s.pki.gateway, Domain: "serving.example",
+		Auth:     &gateway.Authorizer{Client: benchkit.NewClientset(s.reviews), Clock: clk, TTL: o.authTTL},
+		Upstream: s.pki.Gateway, Domain: "serving.example",
 		HoldCapacity: 100, HoldTimeout: 10 * time.Second, Clock: clk, Metrics: gateway.NewMetrics(),
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if addr != podAddr {

@@ -1,0 +1,200 @@
+package realnode
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/tpch"
+	b "github.com/serverlessplane/operator/test/builders"
+)
+
+// statementReply is the part of a StatementResponse the tier reads.
+type statementReply struct {
+	StatementID string `json:"statement_id"`
+	Status      struct {
+		State string `json:"state"`
+		Error *struct {
+			ErrorCode string `json:"error_code"`
+			Message   string `json:"message"`
+		} `json:"error"`
+	} `json:"status"`
+	Manifest struct {
+		TotalRowCount int64 `json:"total_row_count"`
+	} `json:"manifest"`
+	Result struct {
+		DataArray [][]*string `json:"data_array"`
+	} `json:"result"`
+}
+
+// statement submits a statement to the warehouse and returns the gateway's answer.
+func (s *scorer) statement(ctx context.Context, token string, body map[string]any) (int, statementReply, string) {
+	data, _ := json.Marshal(body)
+	return s.do(ctx, http.MethodPost, "/api/2.0/sql/statements", token, data)
+}
+
+func (s *scorer) do(ctx context.Context, method, path, token string, data []byte) (int, statementReply, string) {
+	var st statementReply
+	req, err := http.NewRequestWithContext(ctx, method, s.base+path, bytes.NewReader(data))
+	if err != nil {
+		return 0, st, err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, st, err.Error()
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(raw, &st)
+	return resp.StatusCode, st, string(raw)
+}
+
+// await polls a statement until it leaves PENDING and RUNNING.
+func (s *scorer) await(ctx context.Context, token, id string) (statementReply, string) {
+	for {
+		_, st, raw := s.do(ctx, http.MethodGet, "/api/2.0/sql/statements/"+id, token, nil)
+		if st.Status.State != "PENDING" && st.Status.State != "RUNNING" {
+			return st, raw
+		}
+		select {
+		case <-ctx.Done():
+			return st, raw
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// expectSQL proves the SQL path on the real node: TPC-H Q1 through the gateway and a DuckDB
+// engine over mTLS; 40 concurrent statements that grow a warehouse of up to 3 clusters by its
+// queue and all succeed; the warehouse stopping when idle; and a statement for the stopped
+// warehouse that starts it and succeeds.
+func (f *fixture) expectSQL(tm *timings) {
+	t := f.t
+	ns := f.nsA
+	wh := b.Warehouse(ns, "tpch").Size(computev1.ClusterSize2XSmall).Clusters(1, 3).AutoStop(1).Obj()
+	if err := f.k8s.Create(f.ctx, wh); err != nil {
+		t.Fatal(err)
+	}
+	user := f.serviceAccountToken(ns, "analyst", true)
+	f.waitPods(ns, computev1.LabelWarehouse+"=tpch", 1)
+	s := f.gatewayScorer(ns)
+	tm.mark("warehouse tpch Running (1 cluster)")
+
+	code, st, raw := s.statement(f.ctx, user, map[string]any{"statement": tpch.Queries["q1"], "warehouse_id": "tpch", "wait_timeout": "50s"})
+	if code != http.StatusOK || st.Status.State != "SUCCEEDED" || len(st.Result.DataArray) != 4 {
+		t.Fatalf("TPC-H Q1 through the gateway: %d %s", code, raw)
+	}
+	t.Logf("TPC-H Q1, first row: %s", cells(st.Result.DataArray[0]))
+	tm.mark("TPC-H Q1 through the gateway: 4 rows")
+
+	// Statements of about two core-seconds each, so that 40 of them queue long enough for the
+	// autoscaler (a 15 s tick) to see the queue.
+	n := f.calibrate(s, user)
+	slow := fmt.Sprintf("SELECT sum(hash(range)) AS h FROM range(%d)", n)
+	var wg sync.WaitGroup
+	results := make([]string, 40)
+	for i := range results {
+		wg.Go(func() {
+			code, st, raw := s.statement(f.ctx, user, map[string]any{"statement": slow, "warehouse_id": "tpch", "wait_timeout": "0s"})
+			if code != http.StatusOK {
+				results[i] = fmt.Sprintf("submit: %d %s", code, raw)
+				return
+			}
+			st, raw = s.await(f.ctx, user, st.StatementID)
+			if st.Status.State != "SUCCEEDED" {
+				results[i] = raw
+			}
+		})
+	}
+	peak := int32(0)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+watch:
+	for {
+		got := &computev1.ServerlessWarehouse{}
+		if err := f.k8s.Get(f.ctx, client.ObjectKeyFromObject(wh), got); err == nil && got.Status.ReadyClusters > peak {
+			peak = got.Status.ReadyClusters
+		}
+		select {
+		case <-done:
+			break watch
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	for i, r := range results {
+		if r != "" {
+			t.Errorf("statement %d of 40 did not succeed: %s", i, r)
+		}
+	}
+	if peak < 2 {
+		t.Errorf("40 queued statements left the warehouse at %d ready cluster(s), want it grown by the queue (max 3)", peak)
+	}
+	tm.mark(fmt.Sprintf("40 concurrent statements of %d rows each SUCCEEDED; the queue grew the warehouse to %d ready clusters", n, peak))
+
+	f.eventually("warehouse tpch Stopped after autoStopMinutes idle", func() (bool, error) {
+		got := &computev1.ServerlessWarehouse{}
+		if err := f.k8s.Get(f.ctx, client.ObjectKeyFromObject(wh), got); err != nil {
+			return false, nil
+		}
+		return got.Status.State == computev1.WarehouseStopped, nil
+	})
+	f.eventually("warehouse tpch's pods gone", func() (bool, error) {
+		list, err := f.cs.CoreV1().Pods(ns).List(f.ctx, metav1.ListOptions{LabelSelector: computev1.LabelWarehouse + "=tpch"})
+		return err == nil && len(list.Items) == 0, nil
+	})
+	tm.mark("warehouse tpch Stopped after 1 minute idle")
+
+	start := time.Now()
+	code, st, raw = s.statement(f.ctx, user, map[string]any{"statement": tpch.Queries["q6"], "warehouse_id": "tpch", "wait_timeout": "50s"})
+	if code == http.StatusOK && (st.Status.State == "PENDING" || st.Status.State == "RUNNING") {
+		st, raw = s.await(f.ctx, user, st.StatementID)
+	}
+	if st.Status.State != "SUCCEEDED" || len(st.Result.DataArray) != 1 {
+		t.Fatalf("a statement for the stopped warehouse: %d %s", code, raw)
+	}
+	tm.mark(fmt.Sprintf("a statement for the stopped warehouse started it and SUCCEEDED: %.1fs from submit to first row (Q6 revenue %s)",
+		time.Since(start).Seconds(), cells(st.Result.DataArray[0])))
+}
+
+// calibrate finds a row count whose sum of hashes takes about two seconds on one engine.
+func (f *fixture) calibrate(s *scorer, user string) int64 {
+	n := int64(20_000_000)
+	for {
+		start := time.Now()
+		code, st, raw := s.statement(f.ctx, user, map[string]any{"statement": "SELECT sum(hash(range)) FROM range(" + strconv.FormatInt(n, 10) + ")", "warehouse_id": "tpch", "wait_timeout": "50s"})
+		if code != http.StatusOK || st.Status.State != "SUCCEEDED" {
+			f.t.Fatalf("calibrating: %d %s", code, raw)
+		}
+		if d := time.Since(start); d > 500*time.Millisecond || n > 4_000_000_000 {
+			return int64(float64(n) * 2 / d.Seconds())
+		}
+		n *= 4
+	}
+}
+
+func cells(row []*string) string {
+	out := ""
+	for i, c := range row {
+		if i > 0 {
+			out += " | "
+		}
+		if c == nil {
+			out += "NULL"
+		} else {
+			out += *c
+		}
+	}
+	return out
+}
