@@ -74,18 +74,13 @@ func (c *sqlStore) get(id string) *statement {
 // is interrupted on its engine.
 func (c *sqlStore) cancel(st *statement, now time.Time) {
 	st.mu.Lock()
-	state, stop := st.state, st.cancel
+	state := st.state
 	st.mu.Unlock()
-	switch state {
-	case StatePending:
+	if state == StatePending {
+		// If it was dispatched meanwhile, its runner finds it final and frees the slot.
 		c.queues.Remove(warehouseKey(st.namespace, st.warehouse), st.id)
-	case StateRunning:
-		if stop != nil {
-			stop()
-		}
-	default:
-		return
 	}
+	// finish interrupts the engine of a running statement.
 	st.finish(StateCanceled, nil, now)
 }
 

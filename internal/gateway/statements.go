@@ -130,6 +130,11 @@ func (st *statement) finish(state string, err *sqlwire.StatementError, now time.
 	if st.final() {
 		return false
 	}
+	// A statement that ends while its engine still runs it (canceled, or over the INLINE
+	// limit) stops it there.
+	if st.cancel != nil {
+		defer st.cancel()
+	}
 	st.state, st.err, st.finished, st.cancel = state, err, now, nil
 	if state != StateSucceeded {
 		st.columns, st.chunks, st.bytes = nil, nil, 0
