@@ -119,6 +119,12 @@ bench-autoscaler: ## Replay load traces through this autoscaler, the Kubernetes 
 	cd test/autoscalebench && go run ./cmd/autoscalebench > ../../docs/autoscaler-benchmark.md
 	@cat docs/autoscaler-benchmark.md
 
+# SQLBENCH_ARGS tunes it, e.g. SQLBENCH_ARGS='-scale 1 -runs 10'.
+.PHONY: bench-sql
+bench-sql: ## TPC-H through the gateway and an engine vs. embedded DuckDB, and statements/s of one cluster, into docs/sql-benchmark.md.
+	cd test/gatewaybench && go run ./cmd/sqlbench -data $(BIN)/tpch $(SQLBENCH_ARGS) > ../../docs/sql-benchmark.md
+	@cat docs/sql-benchmark.md
+
 # GATEWAYBENCH_ARGS tunes it, e.g. GATEWAYBENCH_ARGS='-duration 30s -rates 1000'.
 .PHONY: bench-gateway
 bench-gateway: ## Latency the model proxy and the gateway add to the model server at 1,000 and 200 req/s (vegeta, loopback) into docs/gateway-benchmark.md.

@@ -22,6 +22,7 @@ import (
 	"github.com/serverlessplane/operator/internal/workspaceref"
 	"github.com/serverlessplane/operator/pkg/conditions"
 	"github.com/serverlessplane/operator/pkg/metrics"
+	"github.com/serverlessplane/operator/pkg/certs"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
 	"github.com/serverlessplane/operator/pkg/quota"
@@ -75,7 +76,7 @@ var _ = Describe("ServerlessWarehouse", func() {
 		expectState(wh, computev1.WarehouseRunning, 1)
 		expectCondition(wh, computev1.ConditionReady, metav1.ConditionTrue, warehouse.ReasonRunning)
 		expectKStatus(wh, status.CurrentStatus)
-		Expect(wh.Status.Endpoint).To(Equal("bi." + ns + ".svc:8080"))
+		Expect(wh.Status.Endpoint).To(Equal("bi." + ns + ".svc:8443"))
 		Expect(wh.Status.DesiredClusters).To(BeEquivalentTo(1))
 
 		clusters := clustersOf(Default, wh)
@@ -92,6 +93,17 @@ var _ = Describe("ServerlessWarehouse", func() {
 		Expect(tmpl.Spec.Containers[0].Ports).To(ContainElement(HaveField("Name", netpolicy.PortSQL)))
 		Expect(tmpl.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution).NotTo(BeNil(),
 			"ReliabilityOptimized keeps off spot nodes")
+		Expect(tmpl.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "SERVERLESSPLANE_TPCH_SCALE", Value: "0.01"}))
+		Expect(tmpl.Spec.Volumes).To(ContainElement(HaveField("Secret.SecretName", naming.WarehouseCertificate("bi"))))
+
+		By("the engines' serving certificate, from the operator CA, for the warehouse Service's names")
+		secret := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.WarehouseCertificate("bi")}, secret)).To(Succeed())
+		expectControlledBy(secret, wh)
+		cert, err := certs.ParseCert(secret.Data[corev1.TLSCertKey])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cert.DNSNames).To(ContainElement("bi." + ns + ".svc"))
+		Expect(secret.Data).To(HaveKey("ca.crt"))
 
 		By("a pod of the template passes the namespace's restricted Pod Security admission")
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "psa-check", Labels: tmpl.Labels}, Spec: tmpl.Spec}
@@ -99,7 +111,7 @@ var _ = Describe("ServerlessWarehouse", func() {
 		root := pod.DeepCopy()
 		root.Spec.SecurityContext.RunAsNonRoot = ptr.To(false)
 		root.Spec.Containers[0].SecurityContext.RunAsNonRoot = nil
-		err := k8s.Create(ctx, root, client.DryRunAll)
+		err = k8s.Create(ctx, root, client.DryRunAll)
 		Expect(err).To(HaveOccurred(), "the namespace really enforces restricted")
 		Expect(err.Error()).To(ContainSubstring("restricted"))
 

@@ -159,7 +159,7 @@ func setAutoscalingDefaults(a *Autoscaling) {
 
 func setMetricsDefaults(m *Metrics) {
 	if m.Source == "" {
-		m.Source = MetricsScrape
+		m.Source = MetricsGateway
 	}
 	setDuration(&m.ScrapeTimeout, 2*time.Second)
 	setInt32(&m.GatewayPort, DefaultMetricsPort)

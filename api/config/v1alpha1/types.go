@@ -296,7 +296,7 @@ const (
 
 // Metrics says where the autoscaler reads load from.
 type Metrics struct {
-	// source is Gateway, Scrape (default), Prometheus or None.
+	// source is Gateway (default), Scrape, Prometheus or None.
 	Source MetricsSourceType `json:"source,omitempty"`
 	// gatewayPort is the gateways' metrics port, for source Gateway. Default 9090.
 	GatewayPort int32 `json:"gatewayPort,omitempty"`
