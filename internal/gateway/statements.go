@@ -55,46 +55,6 @@ type executeRequest struct {
 	Schema        string              `json:"schema"`
 }
 
-// statementResponse is the API's StatementResponse.
-type statementResponse struct {
-	StatementID string      `json:"statement_id"`
-	Status      status      `json:"status"`
-	Manifest    *manifest   `json:"manifest,omitempty"`
-	Result      *resultData `json:"result,omitempty"`
-}
-
-type status struct {
-	State string                  `json:"state"`
-	Error *sqlwire.StatementError `json:"error,omitempty"`
-}
-
-type manifest struct {
-	Format          string      `json:"format"`
-	Schema          schema      `json:"schema"`
-	TotalChunkCount int         `json:"total_chunk_count"`
-	Chunks          []chunkInfo `json:"chunks"`
-	TotalRowCount   int64       `json:"total_row_count"`
-	Truncated       bool        `json:"truncated"`
-}
-
-type schema struct {
-	ColumnCount int              `json:"column_count"`
-	Columns     []sqlwire.Column `json:"columns"`
-}
-
-type chunkInfo struct {
-	ChunkIndex int   `json:"chunk_index"`
-	RowOffset  int64 `json:"row_offset"`
-	RowCount   int   `json:"row_count"`
-}
-
-type resultData struct {
-	chunkInfo
-	DataArray             [][]*string `json:"data_array"`
-	NextChunkIndex        *int        `json:"next_chunk_index,omitempty"`
-	NextChunkInternalLink string      `json:"next_chunk_internal_link,omitempty"`
-}
-
 // statement is one submitted statement and, once finished, its result.
 type statement struct {
 	id, namespace, warehouse, user string
@@ -144,32 +104,32 @@ func (st *statement) finish(state string, err *sqlwire.StatementError, now time.
 }
 
 // response is the statement as the API shows it, with the first chunk of its result.
-func (st *statement) response(linkPrefix string) statementResponse {
+func (st *statement) response(linkPrefix string) sqlwire.Response {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	r := statementResponse{StatementID: st.id, Status: status{State: st.state, Error: st.err}}
+	r := sqlwire.Response{StatementID: st.id, Status: sqlwire.Status{State: st.state, Error: st.err}}
 	if st.state != StateSucceeded {
 		return r
 	}
-	m := &manifest{Format: "JSON_ARRAY", Schema: schema{ColumnCount: len(st.columns), Columns: st.columns},
-		TotalChunkCount: len(st.chunks), TotalRowCount: st.rows, Truncated: st.truncated, Chunks: []chunkInfo{}}
+	m := &sqlwire.Manifest{Format: "JSON_ARRAY", Schema: sqlwire.Schema{ColumnCount: len(st.columns), Columns: st.columns},
+		TotalChunkCount: len(st.chunks), TotalRowCount: st.rows, Truncated: st.truncated, Chunks: []sqlwire.ChunkInfo{}}
 	var offset int64
 	for i, c := range st.chunks {
-		m.Chunks = append(m.Chunks, chunkInfo{ChunkIndex: i, RowOffset: offset, RowCount: len(c)})
+		m.Chunks = append(m.Chunks, sqlwire.ChunkInfo{ChunkIndex: i, RowOffset: offset, RowCount: len(c)})
 		offset += int64(len(c))
 	}
 	r.Manifest = m
 	if len(st.chunks) > 0 {
 		r.Result = st.chunk(0, m.Chunks[0], linkPrefix)
 	} else {
-		r.Result = &resultData{DataArray: [][]*string{}}
+		r.Result = &sqlwire.ResultData{DataArray: [][]*string{}}
 	}
 	return r
 }
 
 // chunk is result chunk i; the caller holds mu.
-func (st *statement) chunk(i int, info chunkInfo, linkPrefix string) *resultData {
-	d := &resultData{chunkInfo: info, DataArray: st.chunks[i]}
+func (st *statement) chunk(i int, info sqlwire.ChunkInfo, linkPrefix string) *sqlwire.ResultData {
+	d := &sqlwire.ResultData{ChunkInfo: info, DataArray: st.chunks[i]}
 	if i+1 < len(st.chunks) {
 		next := i + 1
 		d.NextChunkIndex = &next
@@ -340,7 +300,7 @@ func (s *Server) getChunk(w http.ResponseWriter, r *http.Request) {
 	for _, c := range st.chunks[:n] {
 		offset += int64(len(c))
 	}
-	writeJSON(w, http.StatusOK, st.chunk(n, chunkInfo{ChunkIndex: n, RowOffset: offset, RowCount: len(st.chunks[n])}, linkPrefix(r)))
+	writeJSON(w, http.StatusOK, st.chunk(n, sqlwire.ChunkInfo{ChunkIndex: n, RowOffset: offset, RowCount: len(st.chunks[n])}, linkPrefix(r)))
 }
 
 // linkPrefix keeps the workspace path prefix in the links the gateway answers.

@@ -72,7 +72,7 @@ var _ = Describe("Statements", func() {
 		}
 		Expect(json.Unmarshal(c.body, &chunk)).To(Succeed())
 		Expect(chunk.ChunkIndex).To(Equal(1))
-		Expect(chunk.RowOffset).To(Equal(10))
+		Expect(chunk.RowOffset).To(BeEquivalentTo(10))
 		Expect(*chunk.DataArray[0][0]).To(Equal("10"))
 		last := h.get(user, "/workspaces/"+ns+"/api/2.0/sql/statements/"+st.StatementID+"/result/chunks/2")
 		chunk.NextChunkIndex = nil
@@ -257,35 +257,8 @@ var _ = Describe("Statements", func() {
 	})
 })
 
-// statementReply is the part of a StatementResponse the specs read.
-type statementReply struct {
-	StatementID string `json:"statement_id"`
-	Status      struct {
-		State string `json:"state"`
-		Error *struct {
-			ErrorCode string `json:"error_code"`
-			Message   string `json:"message"`
-			SQLState  string `json:"sql_state"`
-		} `json:"error"`
-	} `json:"status"`
-	Manifest struct {
-		Format string `json:"format"`
-		Schema struct {
-			Columns []sqlwire.Column `json:"columns"`
-		} `json:"schema"`
-		TotalChunkCount int   `json:"total_chunk_count"`
-		TotalRowCount   int64 `json:"total_row_count"`
-		Truncated       bool  `json:"truncated"`
-	} `json:"manifest"`
-	Result struct {
-		DataArray             [][]*string `json:"data_array"`
-		NextChunkIndex        *int        `json:"next_chunk_index"`
-		NextChunkInternalLink string      `json:"next_chunk_internal_link"`
-	} `json:"result"`
-}
-
-func decodeStatement(r reply) statementReply {
-	var st statementReply
+func decodeStatement(r reply) sqlwire.Response {
+	var st sqlwire.Response
 	ExpectWithOffset(1, r.code).To(Equal(http.StatusOK), string(r.body))
 	ExpectWithOffset(1, json.Unmarshal(r.body, &st)).To(Succeed())
 	return st
@@ -316,13 +289,16 @@ func (h *gatewayHarness) get(token, path string) reply {
 }
 
 // awaitState polls a statement until it is in state.
-func (h *gatewayHarness) awaitState(token, ns, id, state string) statementReply {
-	var st statementReply
+func (h *gatewayHarness) awaitState(token, ns, id, state string) sqlwire.Response {
+	var st sqlwire.Response
 	EventuallyWithOffset(1, func(g Gomega) {
 		r := h.get(token, "/workspaces/"+ns+"/api/2.0/sql/statements/"+id)
 		g.Expect(r.code).To(Equal(http.StatusOK), string(r.body))
 		g.Expect(json.Unmarshal(r.body, &st)).To(Succeed())
 		g.Expect(st.Status.State).To(Equal(state), string(r.body))
+		if state == "SUCCEEDED" {
+			g.Expect(st.Result).NotTo(BeNil())
+		}
 	}).Should(Succeed())
 	return st
 }

@@ -15,36 +15,19 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/sqlwire"
 	"github.com/serverlessplane/operator/internal/tpch"
 	b "github.com/serverlessplane/operator/test/builders"
 )
 
-// statementReply is the part of a StatementResponse the tier reads.
-type statementReply struct {
-	StatementID string `json:"statement_id"`
-	Status      struct {
-		State string `json:"state"`
-		Error *struct {
-			ErrorCode string `json:"error_code"`
-			Message   string `json:"message"`
-		} `json:"error"`
-	} `json:"status"`
-	Manifest struct {
-		TotalRowCount int64 `json:"total_row_count"`
-	} `json:"manifest"`
-	Result struct {
-		DataArray [][]*string `json:"data_array"`
-	} `json:"result"`
-}
-
 // statement submits a statement to the warehouse and returns the gateway's answer.
-func (s *scorer) statement(ctx context.Context, token string, body map[string]any) (int, statementReply, string) {
+func (s *scorer) statement(ctx context.Context, token string, body map[string]any) (int, sqlwire.Response, string) {
 	data, _ := json.Marshal(body)
 	return s.do(ctx, http.MethodPost, "/api/2.0/sql/statements", token, data)
 }
 
-func (s *scorer) do(ctx context.Context, method, path, token string, data []byte) (int, statementReply, string) {
-	var st statementReply
+func (s *scorer) do(ctx context.Context, method, path, token string, data []byte) (int, sqlwire.Response, string) {
+	var st sqlwire.Response
 	req, err := http.NewRequestWithContext(ctx, method, s.base+path, bytes.NewReader(data))
 	if err != nil {
 		return 0, st, err.Error()
@@ -62,7 +45,7 @@ func (s *scorer) do(ctx context.Context, method, path, token string, data []byte
 }
 
 // await polls a statement until it leaves PENDING and RUNNING.
-func (s *scorer) await(ctx context.Context, token, id string) (statementReply, string) {
+func (s *scorer) await(ctx context.Context, token, id string) (sqlwire.Response, string) {
 	for {
 		_, st, raw := s.do(ctx, http.MethodGet, "/api/2.0/sql/statements/"+id, token, nil)
 		if st.Status.State != "PENDING" && st.Status.State != "RUNNING" {
@@ -93,7 +76,7 @@ func (f *fixture) expectSQL(tm *timings) {
 	tm.mark("warehouse tpch Running (1 cluster)")
 
 	code, st, raw := s.statement(f.ctx, user, map[string]any{"statement": tpch.Queries["q1"], "warehouse_id": "tpch", "wait_timeout": "50s"})
-	if code != http.StatusOK || st.Status.State != "SUCCEEDED" || len(st.Result.DataArray) != 4 {
+	if code != http.StatusOK || st.Status.State != "SUCCEEDED" || st.Result == nil || len(st.Result.DataArray) != 4 {
 		t.Fatalf("TPC-H Q1 through the gateway: %d %s", code, raw)
 	}
 	t.Logf("TPC-H Q1, first row: %s", cells(st.Result.DataArray[0]))
@@ -161,7 +144,7 @@ watch:
 	if code == http.StatusOK && (st.Status.State == "PENDING" || st.Status.State == "RUNNING") {
 		st, raw = s.await(f.ctx, user, st.StatementID)
 	}
-	if st.Status.State != "SUCCEEDED" || len(st.Result.DataArray) != 1 {
+	if st.Status.State != "SUCCEEDED" || st.Result == nil || len(st.Result.DataArray) != 1 {
 		t.Fatalf("a statement for the stopped warehouse: %d %s", code, raw)
 	}
 	tm.mark(fmt.Sprintf("a statement for the stopped warehouse started it and SUCCEEDED: %.1fs from submit to first row (Q6 revenue %s)",

@@ -35,6 +35,7 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/gateway"
 	"github.com/serverlessplane/operator/internal/sqlengine"
+	"github.com/serverlessplane/operator/internal/sqlwire"
 	"github.com/serverlessplane/operator/internal/tpch"
 	"github.com/serverlessplane/operator/test/gatewaybench/benchkit"
 )
@@ -218,21 +219,11 @@ func (g *gatewayClient) statement(text string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var st struct {
-		Status struct {
-			State string `json:"state"`
-		} `json:"status"`
-		Manifest struct {
-			TotalRowCount int `json:"total_row_count"`
-		} `json:"manifest"`
-		Result struct {
-			DataArray [][]*string `json:"data_array"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(raw, &st); err != nil || st.Status.State != "SUCCEEDED" {
+	var st sqlwire.Response
+	if err := json.Unmarshal(raw, &st); err != nil || st.Status.State != "SUCCEEDED" || st.Manifest == nil {
 		return 0, fmt.Errorf("%d %s", resp.StatusCode, raw)
 	}
-	return st.Manifest.TotalRowCount, nil
+	return int(st.Manifest.TotalRowCount), nil
 }
 
 // startStack starts an engine over mTLS and the gateway in front of it, reading a warehouse and
