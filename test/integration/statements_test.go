@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,7 +240,7 @@ var _ = Describe("Statements", func() {
 		Expect(k8s.Create(ctx, b.Warehouse(ns, "wh").AutoStop(0).Obj())).To(Succeed())
 		engine := newHeldEngine()
 		engine.release()
-		h.enginePod(ctx, ns, "wh", "c1", true, engine)
+		addr := h.enginePod(ctx, ns, "wh", "c1", true, engine)
 		user, colleague, stranger := workspaceUser(ctx, ns), workspaceUser(ctx, ns), workspaceUser(ctx, other)
 		body := map[string]any{"statement": "SELECT 1", "warehouse_id": "wh"}
 
@@ -254,6 +257,20 @@ var _ = Describe("Statements", func() {
 		expectAPIError(h.post(colleague, "/workspaces/"+ns+"/api/2.0/sql/statements/"+st.StatementID+"/cancel", nil), http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST")
 		expectAPIError(h.get(stranger, "/workspaces/"+other+"/api/2.0/sql/statements/"+st.StatementID), http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST")
 		Expect(h.get(user, "/workspaces/"+ns+"/api/2.0/sql/statements/"+st.StatementID).code).To(Equal(http.StatusOK))
+
+		By("the engine takes statements from the gateway's client certificate only")
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(h.pki.ca.Cert)
+		for name, certificates := range map[string][]tls.Certificate{
+			"no client certificate":            nil,
+			"a tenant's certificate of the CA": clientCertificate(h.pki.ca, "notebook"),
+		} {
+			c := &http.Client{Timeout: framework.Timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+				RootCAs: roots, ServerName: "wh." + ns + ".svc", Certificates: certificates}}}
+			_, err := c.Post("https://"+addr+sqlwire.Path, "application/json", strings.NewReader(`{"statement": "SELECT 1"}`))
+			Expect(err).To(HaveOccurred(), name)
+		}
+		Expect(engine.order()).To(HaveLen(1), "only the gateway's statement reached the engine")
 	})
 })
 
@@ -380,7 +397,7 @@ func (e *heldEngine) handler() http.Handler {
 
 // enginePod serves an engine over TLS with the warehouse's certificate, as a warehouse pod of
 // the cluster, and writes the ready Pod the gateway reads; serving false is a draining cluster.
-func (h *gatewayHarness) enginePod(ctx context.Context, ns, warehouse, cluster string, serving bool, engine engineHandler) {
+func (h *gatewayHarness) enginePod(ctx context.Context, ns, warehouse, cluster string, serving bool, engine engineHandler) string {
 	name := warehouse + "." + ns + ".svc"
 	pair, err := certs.Issue(h.pki.ca, certs.Serving, name, []string{name}, time.Now(), time.Hour)
 	Expect(err).NotTo(HaveOccurred())
@@ -413,4 +430,14 @@ func (h *gatewayHarness) enginePod(ctx context.Context, ns, warehouse, cluster s
 	Expect(k8s.Status().Update(ctx, pod)).To(Succeed())
 	// The gateway's pod informer does this in cmd/gateway.
 	h.gw.Wake()
+	return ln.Addr().String()
+}
+
+// clientCertificate is a client certificate of ca for cn.
+func clientCertificate(ca certs.Pair, cn string) []tls.Certificate {
+	pair, err := certs.Issue(ca, certs.Client, cn, nil, time.Now(), time.Hour)
+	Expect(err).NotTo(HaveOccurred())
+	c, err := tls.X509KeyPair(pair.Cert, pair.Key)
+	Expect(err).NotTo(HaveOccurred())
+	return []tls.Certificate{c}
 }
