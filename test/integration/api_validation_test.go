@@ -77,6 +77,22 @@ var _ = Describe("API admission", Ordered, func() {
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.AutoStopMinutes = ptr.To[int32](-1) }),
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.AutoStopMinutes = ptr.To[int32](0) }),
 			"spec.autoStopMinutes", "0"),
+		Entry("warehouse with a TPC-H scale that is not a number",
+			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.Data = &computev1.WarehouseData{TPCHScaleFactor: "1e3"} }),
+			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.Data = &computev1.WarehouseData{TPCHScaleFactor: "0.1"} }),
+			"spec.data.tpchScaleFactor"),
+		Entry("warehouse with a TPC-H scale above 10",
+			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.Data = &computev1.WarehouseData{TPCHScaleFactor: "30"} }),
+			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.Data = &computev1.WarehouseData{TPCHScaleFactor: "10"} }),
+			"spec.data.tpchScaleFactor", "at most 10"),
+		Entry("warehouse with a data claim that is not a name",
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Data = &computev1.WarehouseData{PersistentVolumeClaim: &computev1.WarehouseDataVolume{ClaimName: "../etc"}}
+			}),
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Data = &computev1.WarehouseData{PersistentVolumeClaim: &computev1.WarehouseDataVolume{ClaimName: "lake"}}
+			}),
+			"spec.data.persistentVolumeClaim.claimName"),
 		Entry("warehouse with an unknown spot policy",
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.SpotInstancePolicy = "Cheap" }),
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.SpotInstancePolicy = computev1.SpotReliabilityOptimized }),
