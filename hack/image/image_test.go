@@ -84,3 +84,37 @@ func TestContainerdName(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildAddsDirectories(t *testing.T) {
+	bin := buildBinary(t, false)
+	data := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, "sf0.01"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "sf0.01", "lineitem.parquet"), []byte("PAR1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "image.tar")
+	if err := Build(bin, "serverlessplane-sql-engine:test", out, Dir{Source: data, Target: "/usr/share/serverlessplane/tpch"}); err != nil {
+		t.Fatal(err)
+	}
+	if report, err := Check(out); err != nil {
+		t.Fatalf("check: %v\n%s", err, report)
+	}
+	files, err := readDirs([]Dir{{Source: data, Target: "/usr/share/serverlessplane/tpch"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.path)
+	}
+	want := "/usr /usr/share /usr/share/serverlessplane /usr/share/serverlessplane/tpch /usr/share/serverlessplane/tpch/sf0.01 /usr/share/serverlessplane/tpch/sf0.01/lineitem.parquet"
+	if got := strings.Join(paths, " "); got != want {
+		t.Fatalf("layer entries %s, want parents first: %s", got, want)
+	}
+	var a addFlags
+	if err := a.Set("relative=path"); err == nil {
+		t.Fatal("-add with a relative target must be refused")
+	}
+}
