@@ -17,11 +17,16 @@ import (
 // dashboard's request panels read, the model proxy's in-flight gauge, which the autoscaler
 // reads, and controller-runtime's.
 var otherMetrics = map[string]bool{
-	gateway.MetricRequests:                    true,
-	gateway.MetricDuration + "_bucket":        true,
-	gateway.MetricInFlight:                    true,
-	gateway.MetricHeld:                        true,
-	"serverlessplane_model_inflight_requests": true,
+	gateway.MetricRequests:                      true,
+	gateway.MetricDuration + "_bucket":          true,
+	gateway.MetricInFlight:                      true,
+	gateway.MetricHeld:                          true,
+	gateway.MetricStatements:                    true,
+	gateway.MetricStatementDuration + "_bucket": true,
+	gateway.MetricStatementsRunning:             true,
+	gateway.MetricStatementsQueued:              true,
+	gateway.MetricStatementQueueWait:            true,
+	"serverlessplane_model_inflight_requests":   true,
 	// controller-runtime's own, registered when controllers start.
 	"controller_runtime_reconcile_total":               true,
 	"controller_runtime_reconcile_time_seconds_bucket": true,
