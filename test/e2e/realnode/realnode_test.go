@@ -125,6 +125,7 @@ func TestRealNode(t *testing.T) {
 	timings.mark(fmt.Sprintf("reachability matrix after relabelling: %d pairs", pairs))
 	f.expectServing(timings)
 	f.expectSQL(timings)
+	f.expectSamples(timings)
 
 	stop()
 	timings.mark("cluster stopped")
