@@ -16,6 +16,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -187,6 +188,15 @@ func (s *Server) pump(ctx context.Context, namespace, warehouse string) {
 		}
 	}
 	if serving == 0 && s.sql.queues.Stats(key, s.o.Clock.Now()).Queued > 0 {
+		if gone := s.warehouseGone(ctx, namespace, warehouse); gone != "" {
+			// Nothing will ever start: the statements fail rather than wait forever.
+			for _, id := range s.sql.queues.Drain(key) {
+				if st := s.sql.get(id); st != nil {
+					st.finish(StateFailed, &sqlwire.StatementError{ErrorCode: sqlwire.CodeBadRequest, Message: gone}, s.o.Clock.Now())
+				}
+			}
+			return
+		}
 		s.pokeWarehouse(ctx, namespace, warehouse)
 	}
 	for _, a := range s.sql.queues.Dispatch(key, clusters) {
@@ -197,6 +207,20 @@ func (s *Server) pump(ctx context.Context, namespace, warehouse string) {
 		}
 		go s.runStatement(st, a.Cluster, addrs[a.Cluster])
 	}
+}
+
+// warehouseGone says why a warehouse will not run its statements (deleted, or being
+// deleted), or "" while it exists.
+func (s *Server) warehouseGone(ctx context.Context, namespace, warehouse string) string {
+	wh := &computev1.ServerlessWarehouse{}
+	err := s.o.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: warehouse}, wh)
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Sprintf("warehouse %q was deleted before the statement ran", warehouse)
+	case err == nil && !wh.DeletionTimestamp.IsZero():
+		return fmt.Sprintf("warehouse %q is being deleted: the statement did not run", warehouse)
+	}
+	return ""
 }
 
 // pumpAll pumps every warehouse with statements queued.

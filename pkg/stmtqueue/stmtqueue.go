@@ -106,6 +106,23 @@ func (q *Queues) Remove(key, id string) bool {
 	return false
 }
 
+// Drain takes every queued statement of the warehouse out, in order (its warehouse is gone).
+func (q *Queues) Drain(key string) []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	w := q.warehouses[key]
+	if w == nil {
+		return nil
+	}
+	ids := make([]string, 0, len(w.queue))
+	for _, e := range w.queue {
+		ids = append(ids, e.id)
+	}
+	w.queue = nil
+	q.forget(key, w)
+	return ids
+}
+
 // Dispatch pops queued statements, in order, onto the clusters that can take them: each goes
 // to the serving cluster that runs the fewest (ties to the lowest id), while one runs fewer
 // than the per-cluster limit.

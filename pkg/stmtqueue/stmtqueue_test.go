@@ -86,3 +86,18 @@ func TestCapacityDoneAndStats(t *testing.T) {
 		t.Fatalf("an idle warehouse is kept: %v", keys)
 	}
 }
+
+func TestDrain(t *testing.T) {
+	q := New(10, 1)
+	fill(t, q, "w", 3)
+	q.Dispatch("w", []Cluster{{ID: "a"}})
+	if got := q.Drain("w"); !reflect.DeepEqual(got, []string{"s01", "s02"}) {
+		t.Fatalf("drained %v, want the queued statements in order", got)
+	}
+	if s := q.Stats("w", t0); s.Queued != 0 || s.Running["a"] != 1 {
+		t.Fatalf("after drain: %+v (the running statement stays counted until done)", s)
+	}
+	if got := q.Drain("nope"); got != nil {
+		t.Fatalf("drained %v from an unknown warehouse", got)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -231,6 +232,24 @@ var _ = Describe("Statements", func() {
 		h.enginePod(ctx, ns, "adhoc", d.Labels[computev1.LabelCluster], true, h.realEngine())
 		st = h.awaitState(user, ns, st.StatementID, "SUCCEEDED")
 		Expect(*st.Result.DataArray[0][0]).To(Equal("42"))
+	})
+
+	It("fail a waiting statement whose warehouse is deleted, rather than hold it forever", func(ctx SpecContext) {
+		h := startGateway(ctx, nil)
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("sql-gone")).Obj())
+		wh := b.Warehouse(ns, "doomed").AutoStop(0).Obj()
+		Expect(k8s.Create(ctx, wh)).To(Succeed())
+		user := workspaceUser(ctx, ns)
+		st := decodeStatement(h.statement(user, ns, map[string]any{"statement": "SELECT 1", "warehouse_id": "doomed", "wait_timeout": "0s"}))
+		Expect(st.Status.State).To(Equal("PENDING"), "no engine is ready")
+		Expect(k8s.Delete(ctx, wh)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(wh), wh)) }).Should(BeTrue())
+		Eventually(func(g Gomega) {
+			h.gw.Wake() // the gateway's one-second tick, which the fake clock does not give
+			r := h.get(user, "/workspaces/"+ns+"/api/2.0/sql/statements/"+st.StatementID)
+			g.Expect(string(r.body)).To(ContainSubstring(`"state":"FAILED"`))
+			g.Expect(string(r.body)).To(ContainSubstring("was deleted"))
+		}).Should(Succeed())
 	})
 
 	It("authenticate, authorize per warehouse, and show a statement to its owner only", func(ctx SpecContext) {
