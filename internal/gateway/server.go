@@ -208,8 +208,8 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	s.o.Metrics.duration.WithLabelValues(labels...).Observe(s.o.Clock.Since(start).Seconds())
 }
 
-// authorize answers 401 or 403 itself and returns false when the request may not go on.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, res Resource) (authnv1.UserInfo, bool) {
+// authenticate answers 401 itself and returns false when the request bears no valid token.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authnv1.UserInfo, bool) {
 	user, err := s.o.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
 	if errors.Is(err, errUnauthenticated) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="serverlessplane"`)
@@ -218,6 +218,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, res Resource)
 	}
 	if err != nil {
 		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, err.Error())
+		return user, false
+	}
+	return user, true
+}
+
+// authorize answers 401 or 403 itself and returns false when the request may not go on.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, res Resource) (authnv1.UserInfo, bool) {
+	user, ok := s.authenticate(w, r)
+	if !ok {
 		return user, false
 	}
 	allowed, err := s.o.Auth.Allowed(r.Context(), user, res)

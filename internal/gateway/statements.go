@@ -189,6 +189,11 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, "no workspace in the request: use the host <workspace>."+s.o.Domain+" or the path prefix /workspaces/<workspace>")
 		return
 	}
+	// Who asks comes first: a caller without a token learns nothing, not even what is wrong with
+	// its request.
+	if _, ok := s.authenticate(w, r); !ok {
+		return
+	}
 	var req executeRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxStatementRequest))
 	if err := dec.Decode(&req); err != nil {
@@ -247,6 +252,9 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request) {
 // statementFor finds the caller's statement: another user's, or another workspace's, is not
 // found, whatever its id.
 func (s *Server) statementFor(w http.ResponseWriter, r *http.Request) (*statement, bool) {
+	if _, ok := s.authenticate(w, r); !ok {
+		return nil, false
+	}
 	ws := s.workspace(r)
 	st := s.sql.get(r.PathValue("id"))
 	if ws == "" || st == nil || st.namespace != ws {

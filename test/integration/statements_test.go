@@ -271,6 +271,10 @@ var _ = Describe("Statements", func() {
 
 		st := decodeStatement(h.statement(user, ns, body))
 		Expect(st.Status.State).To(Equal("SUCCEEDED"))
+		By("without a token: 401 before anything else, whether the id exists or the body is valid")
+		expectAPIError(h.get("", "/workspaces/"+ns+"/api/2.0/sql/statements/"+st.StatementID), http.StatusUnauthorized, "UNAUTHENTICATED")
+		expectAPIError(h.get("", "/workspaces/"+ns+"/api/2.0/sql/statements/no-such-id"), http.StatusUnauthorized, "UNAUTHENTICATED")
+		expectAPIError(h.statement("", ns, map[string]any{"wait_timeout": "3s"}), http.StatusUnauthorized, "UNAUTHENTICATED")
 		By("another user of the workspace, or anyone in another, does not see it")
 		expectAPIError(h.get(colleague, "/workspaces/"+ns+"/api/2.0/sql/statements/"+st.StatementID), http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST")
 		expectAPIError(h.post(colleague, "/workspaces/"+ns+"/api/2.0/sql/statements/"+st.StatementID+"/cancel", nil), http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST")
