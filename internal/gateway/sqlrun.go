@@ -119,6 +119,11 @@ func (c *sqlStore) expire(now time.Time) {
 		st.mu.Unlock()
 	}
 	c.bytes = total
+	for key, at := range c.poked {
+		if now.Sub(at) > time.Minute {
+			delete(c.poked, key)
+		}
+	}
 }
 
 // warehousePods are a warehouse's engine addresses by cluster, and its clusters as the queue
