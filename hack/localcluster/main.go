@@ -147,6 +147,9 @@ In another terminal:
     kubectl apply -k config/samples/workloads
     kubectl get serverless -A
 
+A prediction and a SQL statement through the gateway: README.md, "A prediction through the
+gateway" and "A SQL statement through the gateway".
+
 Press Ctrl-C to stop the cluster; it removes every interface, rule, mount and cgroup it made.
 
 `, localcluster.RealNodeName, "10.244.0.0/24", localcluster.OperatorNamespace, localcluster.OperatorDeployment,
