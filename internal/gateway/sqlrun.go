@@ -48,7 +48,7 @@ type sqlStore struct {
 
 func newSQLStore(o Options) *sqlStore {
 	return &sqlStore{
-		queues: stmtqueue.New(o.StatementCapacity, o.RunningPerCluster), ttl: o.ResultTTL, maxBytes: o.ResultBytes,
+		queues: stmtqueue.New(o.StatementCapacity), ttl: o.ResultTTL, maxBytes: o.ResultBytes,
 		byID: map[string]*statement{}, poked: map[string]time.Time{},
 	}
 }
@@ -204,7 +204,7 @@ func (s *Server) pump(ctx context.Context, namespace, warehouse string) {
 		}
 		s.pokeWarehouse(ctx, namespace, warehouse)
 	}
-	for _, a := range s.sql.queues.Dispatch(key, clusters) {
+	for _, a := range s.sql.queues.Dispatch(key, clusters, perClusterShare(s.o.RunningPerCluster, s.replicas(ctx))) {
 		st := s.sql.get(a.Statement)
 		if st == nil {
 			s.sql.queues.Done(key, a.Cluster)
@@ -226,6 +226,13 @@ func (s *Server) warehouseGone(ctx context.Context, namespace, warehouse string)
 		return fmt.Sprintf("warehouse %q is being deleted: the statement did not run", warehouse)
 	}
 	return ""
+}
+
+// perClusterShare is this replica's share of the statements a cluster runs at once: each
+// gateway replica dispatches on its own, so together they stay within the limit (rounded down,
+// at least one each).
+func perClusterShare(limit, replicas int) int {
+	return max(1, limit/max(1, replicas))
 }
 
 // pumpAll pumps every warehouse with statements queued.

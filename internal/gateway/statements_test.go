@@ -81,3 +81,13 @@ func TestResultsExpire(t *testing.T) {
 		t.Error("a closed record is dropped a TTL after it closed; a succeeded one closes first")
 	}
 }
+
+func TestPerClusterShare(t *testing.T) {
+	for _, tc := range []struct{ limit, replicas, want int }{
+		{10, 1, 10}, {10, 2, 5}, {10, 3, 3}, {10, 0, 10}, {10, 20, 1}, {1, 2, 1},
+	} {
+		if got := perClusterShare(tc.limit, tc.replicas); got != tc.want {
+			t.Errorf("limit %d over %d replicas: %d each, want %d (together never above the limit, at least 1)", tc.limit, tc.replicas, got, tc.want)
+		}
+	}
+}

@@ -47,16 +47,15 @@ type warehouse struct {
 
 // Queues are the queues of every warehouse, keyed by the caller (namespace/name).
 type Queues struct {
-	capacity, perCluster int
+	capacity int
 
 	mu         sync.Mutex
 	warehouses map[string]*warehouse
 }
 
-// New returns queues of capacity statements each, dispatching at most perCluster running
-// statements to each cluster.
-func New(capacity, perCluster int) *Queues {
-	return &Queues{capacity: capacity, perCluster: perCluster, warehouses: map[string]*warehouse{}}
+// New returns queues of capacity statements each.
+func New(capacity int) *Queues {
+	return &Queues{capacity: capacity, warehouses: map[string]*warehouse{}}
 }
 
 func (q *Queues) get(key string) *warehouse {
@@ -125,8 +124,8 @@ func (q *Queues) Drain(key string) []string {
 
 // Dispatch pops queued statements, in order, onto the clusters that can take them: each goes
 // to the serving cluster that runs the fewest (ties to the lowest id), while one runs fewer
-// than the per-cluster limit.
-func (q *Queues) Dispatch(key string, clusters []Cluster) []Assignment {
+// than perCluster.
+func (q *Queues) Dispatch(key string, clusters []Cluster, perCluster int) []Assignment {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	w := q.warehouses[key]
@@ -144,7 +143,7 @@ func (q *Queues) Dispatch(key string, clusters []Cluster) []Assignment {
 	for len(w.queue) > 0 {
 		best := ""
 		for _, id := range serving {
-			if w.running[id] < q.perCluster && (best == "" || w.running[id] < w.running[best]) {
+			if w.running[id] < perCluster && (best == "" || w.running[id] < w.running[best]) {
 				best = id
 			}
 		}

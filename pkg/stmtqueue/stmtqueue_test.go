@@ -39,12 +39,12 @@ func TestDispatch(t *testing.T) {
 		{name: "only draining clusters: waits", queued: 1, clusters: []Cluster{{ID: "a", Draining: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			q := New(10, 3)
+			q := New(10)
 			for c, n := range tc.running {
 				q.get("w").running[c] = n
 			}
 			fill(t, q, "w", tc.queued)
-			got := q.Dispatch("w", tc.clusters)
+			got := q.Dispatch("w", tc.clusters, 3)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %v, want %v", got, tc.want)
 			}
@@ -56,7 +56,7 @@ func TestDispatch(t *testing.T) {
 }
 
 func TestCapacityDoneAndStats(t *testing.T) {
-	q := New(3, 1)
+	q := New(3)
 	fill(t, q, "w", 3)
 	if err := q.Enqueue("w", "x", t0); !errors.Is(err, ErrFull) {
 		t.Fatalf("fourth statement: %v, want ErrFull", err)
@@ -64,17 +64,17 @@ func TestCapacityDoneAndStats(t *testing.T) {
 	if s := q.Stats("w", t0.Add(10*time.Second)); s.Queued != 3 || s.OldestWait != 10*time.Second {
 		t.Fatalf("stats %+v", s)
 	}
-	if got := q.Dispatch("w", []Cluster{{ID: "a"}}); !reflect.DeepEqual(got, []Assignment{{"s00", "a"}}) {
+	if got := q.Dispatch("w", []Cluster{{ID: "a"}}, 1); !reflect.DeepEqual(got, []Assignment{{"s00", "a"}}) {
 		t.Fatalf("dispatch %v", got)
 	}
-	if got := q.Dispatch("w", []Cluster{{ID: "a"}}); got != nil {
+	if got := q.Dispatch("w", []Cluster{{ID: "a"}}, 1); got != nil {
 		t.Fatalf("a full cluster took %v", got)
 	}
 	if !q.Remove("w", "s02") || q.Remove("w", "s02") {
 		t.Fatal("Remove should take a queued statement out once")
 	}
 	q.Done("w", "a")
-	if got := q.Dispatch("w", []Cluster{{ID: "a"}}); !reflect.DeepEqual(got, []Assignment{{"s01", "a"}}) {
+	if got := q.Dispatch("w", []Cluster{{ID: "a"}}, 1); !reflect.DeepEqual(got, []Assignment{{"s01", "a"}}) {
 		t.Fatalf("after done: %v", got)
 	}
 	if s := q.Stats("w", t0); s.Queued != 0 || s.Running["a"] != 1 || s.OldestWait != 0 {
@@ -88,9 +88,9 @@ func TestCapacityDoneAndStats(t *testing.T) {
 }
 
 func TestDrain(t *testing.T) {
-	q := New(10, 1)
+	q := New(10)
 	fill(t, q, "w", 3)
-	q.Dispatch("w", []Cluster{{ID: "a"}})
+	q.Dispatch("w", []Cluster{{ID: "a"}}, 1)
 	if got := q.Drain("w"); !reflect.DeepEqual(got, []string{"s01", "s02"}) {
 		t.Fatalf("drained %v, want the queued statements in order", got)
 	}
