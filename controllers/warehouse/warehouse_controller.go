@@ -89,6 +89,12 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl.Result, error) {
 	wh := &computev1.ServerlessWarehouse{}
 	if err := r.Client.Get(ctx, req.NamespacedName, wh); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Gone without the finalizer's pass (someone removed the finalizer): its scaler
+			// state and series must not stay in memory.
+			r.states.Forget(req.Namespace + "/" + req.Name + "/")
+			telemetry.Forget("ServerlessWarehouse", req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !wh.DeletionTimestamp.IsZero() {
@@ -635,7 +641,9 @@ func autoStop(wh *computev1.ServerlessWarehouse) time.Duration {
 	return time.Duration(*wh.Spec.AutoStopMinutes) * time.Minute
 }
 
-func stateKey(wh *computev1.ServerlessWarehouse) string { return string(wh.UID) + "/" }
+func stateKey(wh *computev1.ServerlessWarehouse) string {
+	return wh.Namespace + "/" + wh.Name + "/" + string(wh.UID) + "/"
+}
 
 // dbuOf is what the given clusters consume, by the size each was created with.
 func dbuOf(cfg *configv1.OperatorConfig, deployments []appsv1.Deployment) int64 {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers/warehouse"
@@ -127,6 +128,20 @@ var _ = Describe("ServerlessWarehouse", func() {
 		Eventually(func(g Gomega) {
 			g.Expect(ledger(g, "us-east-1")).NotTo(HaveKey(quota.Key(ns, "bi")))
 		}).Should(Succeed())
+	})
+
+	It("forgets a warehouse deleted without its finalizer's pass: no scaler state or series stay", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("orphan")).Obj())
+		wh := b.Warehouse(ns, "orphan").AutoStop(0).Obj()
+		setLoad(wh, 0, 0)
+		Expect(k8s.Create(ctx, wh)).To(Succeed())
+		expectState(wh, computev1.WarehouseRunning, 1)
+		Expect(operatorSeries(ns, "orphan")).NotTo(BeZero())
+
+		By("a workspace admin strips the finalizer and deletes it")
+		Expect(update(wh, func(w *computev1.ServerlessWarehouse) { w.Finalizers = nil })).To(Succeed())
+		Expect(k8s.Delete(ctx, wh)).To(Succeed())
+		Eventually(func() int { return operatorSeries(ns, "orphan") }).Should(BeZero())
 	})
 
 	It("places nothing outside a workspace namespace and says why", func(ctx SpecContext) {
@@ -411,4 +426,23 @@ func ledger(g Gomega, region string) quota.Ledger {
 	l, err := quota.Decode(cm.Data)
 	g.Expect(err).NotTo(HaveOccurred())
 	return l
+}
+
+// operatorSeries counts the operator's series about the warehouse.
+func operatorSeries(ns, name string) int {
+	families, err := ctrlmetrics.Registry.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	n := 0
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == ns && (labels["name"] == name || labels["warehouse"] == name) {
+				n++
+			}
+		}
+	}
+	return n
 }
