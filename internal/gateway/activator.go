@@ -40,7 +40,8 @@ func (s *Server) Run(ctx context.Context) {
 	}
 }
 
-// releaseReady releases the held requests of every entity that has a ready pod now.
+// releaseReady hands the held requests of every entity that has a ready pod to its pods, as
+// many as they take, and names the others to the operator again while they wait.
 func (s *Server) releaseReady(ctx context.Context) {
 	now := s.o.Clock.Now()
 	for _, key := range s.hold.Keys() {
@@ -50,7 +51,7 @@ func (s *Server) releaseReady(ctx context.Context) {
 		}
 		addrs, err := readyAddresses(ctx, s.o.Reader, ns, naming.ServedEntity(endpoint, entity), modelPort)
 		if err == nil && len(addrs) > 0 {
-			s.hold.Release(key, -1)
+			s.releaseHeld(ctx, ns, endpoint, entity)
 			continue
 		}
 		s.mu.Lock()

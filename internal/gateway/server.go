@@ -56,8 +56,14 @@ type Options struct {
 	// HoldBytes bounds the bodies of every held request together (a held request's body is
 	// read, so that a client that leaves is noticed); past it 503. Default 256 MiB.
 	HoldBytes int64
-	Clock     clock.WithTicker
-	Metrics   *Metrics
+	// ReleasePerPod bounds the requests this replica sends one pod at once while its entity
+	// has held requests (default 4, the default modelServing.concurrencyPerReplica): a backlog
+	// leaves oldest first at the pace the pods answer, and new requests queue behind it,
+	// instead of all landing at once on a pod that just started and overflowing its model
+	// proxy's queue.
+	ReleasePerPod int
+	Clock         clock.WithTicker
+	Metrics       *Metrics
 	// MaxBody bounds a request body. Default 16 MiB.
 	MaxBody int64
 	// DialContext dials model pods; tests point pod addresses at loopback with it. Default a
@@ -82,6 +88,9 @@ type Server struct {
 	limiter *ratelimit.Limiter
 	hold    *holdqueue.Queue
 	loads   balance.Tracker
+	// releasing serializes handing held requests to pods, so that two releases never both
+	// fill a pod's last place.
+	releasing sync.Mutex
 
 	mu         sync.Mutex
 	transports map[string]*http.Transport
@@ -103,6 +112,9 @@ func New(o Options) *Server {
 	}
 	if o.HoldBytes <= 0 {
 		o.HoldBytes = 256 << 20
+	}
+	if o.ReleasePerPod <= 0 {
+		o.ReleasePerPod = 4
 	}
 	if o.StatementCapacity <= 0 {
 		o.StatementCapacity = 1000
@@ -315,64 +327,37 @@ func holdKey(namespace, endpoint, entity string) string {
 	return namespace + "/" + endpoint + "/" + entity
 }
 
-// forward sends the request to a ready pod of the entity, holding it while there is none, and
-// returns the status code answered.
+// forward sends the request to a ready pod of the entity, holding it while there is none or
+// while older requests for the entity are held, and returns the status code answered.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, ep *computev1.ModelEndpoint, entity string) int {
 	ctx := r.Context()
 	service := naming.ServedEntity(ep.Name, entity)
+	key := holdKey(ep.Namespace, ep.Name, entity)
 	addrs, err := readyAddresses(ctx, s.o.Reader, ep.Namespace, service, modelPort)
 	if err != nil {
 		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, "reading the served model's pods: "+err.Error())
 		return http.StatusServiceUnavailable
 	}
-	if len(addrs) == 0 {
-		// net/http cancels an HTTP/1.1 request's context when its client leaves only once the
-		// body has been read to its end: read it now, so that a client that gives up while
-		// held leaves the queue at once rather than at the hold timeout.
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBody))
-		var tooLarge *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooLarge):
-			apierror.Write(w, http.StatusRequestEntityTooLarge, apierror.BadRequest, fmt.Sprintf("the body exceeds %d bytes", tooLarge.Limit))
-			return http.StatusRequestEntityTooLarge
-		case err != nil:
-			return 499 // the client went away
-		}
-		if s.heldBytes.Add(int64(len(body))) > s.o.HoldBytes {
-			s.heldBytes.Add(-int64(len(body)))
-			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
-				"served model %q is starting and the gateway holds as many request bodies as it may; retry later", entity))
-			return http.StatusServiceUnavailable
-		}
-		defer s.heldBytes.Add(-int64(len(body)))
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		key := holdKey(ep.Namespace, ep.Name, entity)
-		held := s.o.Metrics.held.WithLabelValues(ep.Namespace, ep.Name, entity)
-		held.Inc()
-		err = s.hold.Wait(ctx, key, func(string) { go s.poke(context.WithoutCancel(ctx), ep.Namespace, ep.Name) })
-		held.Dec()
-		switch {
-		case errors.Is(err, holdqueue.ErrFull):
-			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
-				"served model %q is starting and already holds %d requests; retry later", entity, s.o.HoldCapacity))
-			return http.StatusServiceUnavailable
-		case errors.Is(err, holdqueue.ErrTimeout):
-			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
-				"served model %q did not become ready within %s; retry later", entity, s.o.HoldTimeout))
-			return http.StatusServiceUnavailable
-		case err != nil:
-			return 499 // the client went away
-		}
-		if addrs, err = readyAddresses(ctx, s.o.Reader, ep.Namespace, service, modelPort); err != nil || len(addrs) == 0 {
-			apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf("served model %q has no ready pod", entity))
-			return http.StatusServiceUnavailable
+	var addr string
+	if len(addrs) > 0 && s.hold.Held(key) == 0 {
+		addr = s.pick(addrs)
+		s.loads.Inc(addr)
+	} else {
+		var code int
+		if addr, code = s.holdRequest(w, r, ep, entity, len(addrs) == 0); code != 0 {
+			return code
 		}
 	}
-	addr := s.pick(addrs)
-	s.loads.Inc(addr)
+	// The pod's place was taken above, or by the release that handed it over.
+	defer func() {
+		s.loads.Dec(addr)
+		if s.hold.Held(key) > 0 {
+			s.releaseHeld(context.WithoutCancel(ctx), ep.Namespace, ep.Name, entity)
+		}
+	}()
 	inFlight := s.o.Metrics.inFlight.WithLabelValues(ep.Namespace, ep.Name, entity)
 	inFlight.Inc()
-	defer func() { s.loads.Dec(addr); inFlight.Dec() }()
+	defer inFlight.Dec()
 
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 	rp := &httputil.ReverseProxy{
@@ -396,6 +381,77 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, ep *computev1.M
 	r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBody)
 	rp.ServeHTTP(rec, r)
 	return rec.code
+}
+
+// holdRequest holds the request until a release hands it a pod, and returns the pod's
+// address (whose place in s.loads the release took); or it answers the request and returns
+// its status code. atZero says the entity has no ready pod: the operator is told it waits.
+func (s *Server) holdRequest(w http.ResponseWriter, r *http.Request, ep *computev1.ModelEndpoint, entity string, atZero bool) (string, int) {
+	ctx := r.Context()
+	// net/http cancels an HTTP/1.1 request's context when its client leaves only once the
+	// body has been read to its end: read it now, so that a client that gives up while held
+	// leaves the queue at once rather than at the hold timeout.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		apierror.Write(w, http.StatusRequestEntityTooLarge, apierror.BadRequest, fmt.Sprintf("the body exceeds %d bytes", tooLarge.Limit))
+		return "", http.StatusRequestEntityTooLarge
+	case err != nil:
+		return "", 499 // the client went away
+	}
+	if s.heldBytes.Add(int64(len(body))) > s.o.HoldBytes {
+		s.heldBytes.Add(-int64(len(body)))
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
+			"served model %q is starting and the gateway holds as many request bodies as it may; retry later", entity))
+		return "", http.StatusServiceUnavailable
+	}
+	defer s.heldBytes.Add(-int64(len(body)))
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	held := s.o.Metrics.held.WithLabelValues(ep.Namespace, ep.Name, entity)
+	held.Inc()
+	addr, err := s.hold.WaitToken(ctx, holdKey(ep.Namespace, ep.Name, entity), func(string) {
+		if atZero {
+			go s.poke(context.WithoutCancel(ctx), ep.Namespace, ep.Name)
+		}
+		// The entity may have a ready pod by now, or had one all along and its backlog left
+		// just before this request queued: the hold loop releases it then.
+		s.Wake()
+	})
+	held.Dec()
+	switch {
+	case errors.Is(err, holdqueue.ErrFull):
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
+			"served model %q is starting and already holds %d requests; retry later", entity, s.o.HoldCapacity))
+		return "", http.StatusServiceUnavailable
+	case errors.Is(err, holdqueue.ErrTimeout):
+		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
+			"served model %q did not become ready within %s; retry later", entity, s.o.HoldTimeout))
+		return "", http.StatusServiceUnavailable
+	case err != nil:
+		return "", 499 // the client went away
+	}
+	return addr, 0
+}
+
+// releaseHeld hands the entity's held requests, oldest first, to its ready pods while a pod
+// has a free place (fewer than ReleasePerPod requests from this replica), and returns how many
+// it released.
+func (s *Server) releaseHeld(ctx context.Context, ns, endpoint, entity string) int {
+	addrs, err := readyAddresses(ctx, s.o.Reader, ns, naming.ServedEntity(endpoint, entity), modelPort)
+	if err != nil || len(addrs) == 0 {
+		return 0
+	}
+	s.releasing.Lock()
+	defer s.releasing.Unlock()
+	return s.hold.ReleaseEach(holdKey(ns, endpoint, entity), func() (string, bool) {
+		addr := s.pick(addrs)
+		if s.loads.Get(addr) >= s.o.ReleasePerPod {
+			return "", false // the least loaded pod is full: so is every pod
+		}
+		s.loads.Inc(addr)
+		return addr, true
+	})
 }
 
 // pick is the least-loaded address, round robin among equals.

@@ -8,6 +8,9 @@
 //   - the request that makes a key's queue non-empty calls onFirst synchronously, so that the
 //     gateway tells the operator to scale from zero without waiting for a metrics scrape;
 //   - Release lets waiters go strictly in arrival order, as many as the new pods can take;
+//     ReleaseEach hands each waiter it lets go a token (the gateway's: the pod it was given),
+//     and stops at the first waiter it has no token for, so a backlog leaves at the pace of
+//     the capacity that frees up, oldest first;
 //   - a waiter whose timeout passes (ErrTimeout) or whose context ends leaves the queue, and is
 //     never counted by Release: a request is either released or it failed, never both.
 //
@@ -44,10 +47,11 @@ type Queue struct {
 	waiters map[string]*list.List
 }
 
-// waiter is one held request. released is set, and done closed, under Queue.mu.
+// waiter is one held request. released and token are set, and done closed, under Queue.mu.
 type waiter struct {
 	done     chan struct{}
 	released bool
+	token    string
 }
 
 // New returns a Queue that holds at most capacity requests per key (none when capacity < 1),
@@ -61,8 +65,14 @@ func New(capacity int, timeout time.Duration, clk clock.Clock) *Queue {
 // when ctx ends first. When this request makes key's queue go from empty to non-empty, Wait
 // calls onFirst(key) (if not nil) synchronously before it blocks, outside the queue's lock.
 func (q *Queue) Wait(ctx context.Context, key string, onFirst func(key string)) error {
+	_, err := q.WaitToken(ctx, key, onFirst)
+	return err
+}
+
+// WaitToken is Wait, returning the token ReleaseEach handed the request ("" from Release).
+func (q *Queue) WaitToken(ctx context.Context, key string, onFirst func(key string)) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return "", err
 	}
 	w := &waiter{done: make(chan struct{})}
 
@@ -73,7 +83,7 @@ func (q *Queue) Wait(ctx context.Context, key string, onFirst func(key string)) 
 	}
 	if l.Len() >= q.capacity {
 		q.mu.Unlock()
-		return ErrFull
+		return "", ErrFull
 	}
 	first := l.Len() == 0
 	if first {
@@ -97,7 +107,7 @@ func (q *Queue) Wait(ctx context.Context, key string, onFirst func(key string)) 
 	var err error
 	select {
 	case <-w.done:
-		return nil
+		return w.token, nil
 	case <-expired:
 		err = ErrTimeout
 	case <-ctx.Done():
@@ -107,27 +117,45 @@ func (q *Queue) Wait(ctx context.Context, key string, onFirst func(key string)) 
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if w.released {
-		// Release counted this waiter in the meantime: it was released, not failed.
-		return nil
+		// Release counted this waiter in the meantime: it was released, not failed (and owns
+		// its token).
+		return w.token, nil
 	}
 	q.remove(key, l, e)
-	return err
+	return "", err
 }
 
 // Release wakes up to n of key's waiters (all of them when n < 0) in arrival order, and
 // returns how many it woke.
 func (q *Queue) Release(key string, n int) int {
+	woke := 0
+	return q.ReleaseEach(key, func() (string, bool) {
+		if n >= 0 && woke >= n {
+			return "", false
+		}
+		woke++
+		return "", true
+	})
+}
+
+// ReleaseEach wakes key's waiters in arrival order, handing each the token next returns, until
+// next returns false or none is left, and returns how many it woke. next is called under the
+// queue's lock, once per waiter it may wake (so a token is never handed to nobody): it must not
+// call the Queue. A woken waiter's WaitToken returns its token and nil, whatever else happened
+// to it meanwhile.
+func (q *Queue) ReleaseEach(key string, next func() (token string, ok bool)) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	l := q.waiters[key]
-	if l == nil {
-		return 0
-	}
 	woke := 0
-	for (n < 0 || woke < n) && l.Len() > 0 {
+	for l != nil && l.Len() > 0 {
+		token, ok := next()
+		if !ok {
+			break
+		}
 		e := l.Front()
 		w := e.Value.(*waiter)
-		w.released = true
+		w.released, w.token = true, token
 		close(w.done)
 		q.remove(key, l, e)
 		woke++

@@ -145,6 +145,83 @@ func TestReleaseOrder(t *testing.T) {
 	}
 }
 
+// ReleaseEach hands tokens oldest first and stops at the first waiter it has none for: the
+// requests that arrived later stay held, in order, for the next release.
+func TestReleaseEachHandsTokensInArrivalOrder(t *testing.T) {
+	tests := []struct {
+		name string
+		// tokens lists, per ReleaseEach, the tokens next hands out before it says no more.
+		tokens [][]string
+		// want lists, per ReleaseEach, "request id=token" for each request it woke.
+		want [][]string
+	}{
+		{
+			name:   "one pod slot at a time",
+			tokens: [][]string{{"pod-a"}, {"pod-a"}, {"pod-b"}},
+			want:   [][]string{{"0=pod-a"}, {"1=pod-a"}, {"2=pod-b"}},
+		},
+		{
+			name:   "more slots than requests wakes all, asks no more",
+			tokens: [][]string{{"a", "b"}, {"c", "d", "e", "f", "g"}},
+			want:   [][]string{{"0=a", "1=b"}, {"2=c", "3=d"}},
+		},
+		{
+			name:   "no slot wakes none",
+			tokens: [][]string{{}, {"x", "y", "z", "w"}},
+			want:   [][]string{{}, {"0=x", "1=y", "2=z", "3=w"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := New(10, 5*time.Minute, clocktesting.NewFakeClock(t0))
+			type woken struct {
+				id    int
+				token string
+			}
+			returned := make(chan woken, 4)
+			for i := range 4 {
+				ctx, cancel := context.WithCancel(context.Background())
+				t.Cleanup(cancel)
+				go func() {
+					if token, err := q.WaitToken(ctx, "ep/a", nil); err == nil {
+						returned <- woken{i, token}
+					}
+				}()
+				waitHeld(t, q, "ep/a", i+1)
+			}
+			var got [][]string
+			for _, tokens := range tc.tokens {
+				asked := 0
+				woke := q.ReleaseEach("ep/a", func() (string, bool) {
+					if asked == len(tokens) {
+						return "", false
+					}
+					asked++
+					return tokens[asked-1], true
+				})
+				ids := []woken{}
+				for range woke {
+					select {
+					case w := <-returned:
+						ids = append(ids, w)
+					case <-time.After(waitTimeout):
+						t.Fatalf("ReleaseEach woke %d, but only %v returned", woke, ids)
+					}
+				}
+				slices.SortFunc(ids, func(a, b woken) int { return a.id - b.id })
+				line := []string{}
+				for _, w := range ids {
+					line = append(line, fmt.Sprintf("%d=%s", w.id, w.token))
+				}
+				got = append(got, line)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("woken (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestCapacity(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	q := New(1000, 5*time.Minute, clk)

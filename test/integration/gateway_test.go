@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,6 +353,60 @@ var _ = Describe("Gateway", func() {
 		expectAPIError(r, http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE")
 		Expect(h.gauge(gateway.MetricHeld, "endpoint", "cold", "entity", "a")).To(BeZero())
 	})
+
+	It("releases held requests oldest first, at the pace the pod answers, and queues new ones behind them", func(ctx SpecContext) {
+		h := startGateway(ctx, func(o *gateway.Options) { o.ReleasePerPod = 1 })
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("gw-order")).Obj())
+		Expect(k8s.Create(ctx, b.Endpoint(ns, "iris").Entity("a", "main.default.iris", "1").Obj())).To(Succeed())
+		pod := h.modelPod(ns, "iris", "a", func(o *podOptions) { o.gated = true })
+		user := workspaceUser(ctx, ns)
+		heldNow := func() float64 { return h.gauge(gateway.MetricHeld, "endpoint", "iris", "entity", "a") }
+
+		By("four requests are held, one after another, while the entity has no ready pod")
+		const held = 4
+		var replies []chan reply
+		for i := range held {
+			replies = append(replies, h.invokeAsync(user, ns, "iris", irisBody(i)))
+			Eventually(heldNow).Should(BeEquivalentTo(i + 1))
+		}
+
+		By("a ready pod gets the oldest alone: one place per pod (the model proxy would take four)")
+		h.readySlice(ctx, ns, "iris", "a", pod)
+		h.gw.Wake()
+		Eventually(func() int { return len(pod.arrived()) }).Should(Equal(1))
+		Eventually(heldNow).Should(BeEquivalentTo(held - 1))
+
+		By("a request that comes now, with a pod ready, waits behind the held ones")
+		replies = append(replies, h.invokeAsync(user, ns, "iris", irisBody(held)))
+		Eventually(heldNow).Should(BeEquivalentTo(held))
+
+		By("each answer lets the next oldest go, until all five are answered in arrival order")
+		for i := range held + 1 {
+			Eventually(func() int { return len(pod.arrived()) }).Should(Equal(i + 1))
+			Consistently(func() int { return len(pod.arrived()) }, 200*time.Millisecond).Should(Equal(i+1),
+				"no second request reaches the pod while one is in it")
+			pod.gate <- struct{}{}
+			var r reply
+			Eventually(replies[i]).Should(Receive(&r), "request %d", i)
+			Expect(r.code).To(Equal(http.StatusOK), "request %d: %s", i, r.body)
+			expectPredictions(r, i)
+		}
+		var want [][]byte
+		for i := range held + 1 {
+			want = append(want, irisBody(i))
+		}
+		Expect(pod.arrived()).To(Equal(want), "the pod saw the requests in the order they came")
+		Expect(heldNow()).To(BeZero())
+
+		By("with the backlog gone, requests go straight to the pod again")
+		c := h.invokeAsync(user, ns, "iris", irisBody(7))
+		Eventually(func() int { return len(pod.arrived()) }).Should(Equal(held + 2))
+		Expect(heldNow()).To(BeZero())
+		pod.gate <- struct{}{}
+		var r reply
+		Eventually(c).Should(Receive(&r))
+		expectPredictions(r, 7)
+	})
 })
 
 // gatewayHarness is a gateway serving plain HTTP on loopback, with a fake clock, whose pods are
@@ -425,6 +480,20 @@ type modelPod struct {
 	ip, proxyAddr string
 	// hits counts the scoring requests that reached the model server.
 	hits atomic.Int64
+	// gate, when set, holds each scoring request at the model server until it receives a
+	// value.
+	gate chan struct{}
+
+	mu sync.Mutex
+	// bodies are the scoring requests' bodies, in the order they reached the model server.
+	bodies [][]byte
+}
+
+// arrived is the bodies of the scoring requests that reached the model server, in order.
+func (p *modelPod) arrived() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.bodies)
 }
 
 type podOptions struct {
@@ -432,6 +501,8 @@ type podOptions struct {
 	ca *certs.Pair
 	// dnsName is the certificate's name (the entity Service's by default).
 	dnsName string
+	// gated makes the model server answer a scoring request only when the pod's gate lets it.
+	gated bool
 }
 
 // podPort is the port of the model pods' https port, as the operator's Services name it.
@@ -445,6 +516,9 @@ func (h *gatewayHarness) modelPod(ns, endpoint, entity string, opts ...func(*pod
 		f(&o)
 	}
 	pod := &modelPod{}
+	if o.gated {
+		pod.gate = make(chan struct{})
+	}
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	model := modelserver.NewHandler(modelserver.VersionInfo{ModelName: entity}, 16<<20, modelserver.NewMetrics(prometheus.NewRegistry()), log)
 	model.SetModel(irisModel())
@@ -452,6 +526,21 @@ func (h *gatewayHarness) modelPod(ns, endpoint, entity string, opts ...func(*pod
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/invocations" {
 			pod.hits.Add(1)
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			pod.mu.Lock()
+			pod.bodies = append(pod.bodies, body)
+			pod.mu.Unlock()
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if pod.gate != nil {
+				select {
+				case <-pod.gate:
+				case <-r.Context().Done():
+					return
+				}
+			}
 		}
 		routes.ServeHTTP(w, r)
 	}))
