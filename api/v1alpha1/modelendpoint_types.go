@@ -80,7 +80,7 @@ type ServedEntity struct {
 	Image string `json:"image,omitempty"`
 
 	// workloadSize is Small (0-4 concurrent requests), Medium (8-16) or Large (16-64).
-	// Defaults to Small.
+	// With scaleToZero Enabled every size's lower bound is 0. Defaults to Small.
 	// +optional
 	// +kubebuilder:default=Small
 	WorkloadSize WorkloadSize `json:"workloadSize,omitempty"`

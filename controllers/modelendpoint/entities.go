@@ -38,7 +38,9 @@ const (
 func configHash(t corev1.PodTemplateSpec) string { return naming.Hash(t, 10) }
 
 // bounds are the replica bounds of an entity: its workload size's concurrency range over the
-// per-replica concurrency, with 0 as the floor when it may scale to zero.
+// per-replica concurrency. Scale to zero makes the floor 0 whatever the size (Databricks: with
+// scale to zero, each workload size's lower bound of provisioned concurrency is 0); without it
+// the floor is at least 1.
 type bounds struct {
 	Min, Max int32
 }
@@ -53,7 +55,9 @@ func replicaBounds(e *computev1.ServedEntity, cfg *configv1.OperatorConfig) boun
 		Min: int32(math.Ceil(float64(size.MinConcurrency) / per)),
 		Max: max(1, int32(math.Ceil(float64(size.MaxConcurrency)/per))),
 	}
-	if e.ScaleToZero != computev1.ScaleToZeroEnabled {
+	if e.ScaleToZero == computev1.ScaleToZeroEnabled {
+		b.Min = 0
+	} else {
 		b.Min = max(b.Min, 1)
 	}
 	return b
