@@ -9,7 +9,8 @@ CONTROLLER_GEN := $(BIN)/controller-gen
 # The Kubernetes binaries (kube-apiserver, etcd, kubectl, kube-controller-manager,
 # kube-scheduler, kwok), built from their Go modules into a cache outside the work tree.
 KUBEBINS = $(shell hack/kubebins/build.sh)
-# The same plus a real node's binaries (kubelet, kube-proxy, containerd, runc, CNI, kube-router).
+# The same plus a real node's binaries (kubelet, kube-proxy, containerd, runc, CNI, kube-router)
+# and Prometheus, which the real-node tier scrapes the gateway and the operator with.
 NODEBINS = $(shell hack/kubebins/build.sh --node)
 
 GO_PACKAGES = ./...

@@ -7,7 +7,8 @@
 # Without arguments it builds the control plane (etcd, kube-apiserver, kubectl,
 # kube-controller-manager, kube-scheduler, kwok). With --node it also builds a real node:
 # kubelet and kube-proxy (the same Kubernetes pin), containerd with ctr and the runc shim, runc,
-# the CNI plugins (bridge, host-local, loopback, portmap) and kube-router (NetworkPolicy only),
+# the CNI plugins (bridge, host-local, loopback, portmap), kube-router (NetworkPolicy only) and
+# Prometheus (the real-node tier scrapes the gateway and the operator with it),
 # and installs the Debian packages they need at run time when missing (hack/kubebins/node-deps.sh).
 #
 # A warm cache makes this instant; a cold build takes several minutes on two cores. It prints
@@ -83,6 +84,9 @@ if [[ $node == 1 ]]; then
 		github.com/containernetworking/plugins/plugins/main/bridge github.com/containernetworking/plugins/plugins/ipam/host-local \
 		github.com/containernetworking/plugins/plugins/main/loopback github.com/containernetworking/plugins/plugins/meta/portmap
 	build kube-router github.com/cloudnativelabs/kube-router/v2 kube-router -- github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+	# Prometheus scrapes the gateway and the operator in the real-node tier; no service
+	# discovery but static targets, so none of the cloud SDKs is built.
+	TAGS=remove_all_sd build prometheus github.com/prometheus/prometheus prometheus -- github.com/prometheus/prometheus/cmd/prometheus
 	set_name+="_node"
 fi
 

@@ -148,7 +148,8 @@ In another terminal:
     kubectl get serverless -A
 
 A prediction and a SQL statement through the gateway: README.md, "A prediction through the
-gateway" and "A SQL statement through the gateway".
+gateway" and "A SQL statement through the gateway". Real load that scales an entity out and
+back to zero (test/gatewaybench/cmd/loadgen): README.md, "Real load and autoscaling".
 
 Press Ctrl-C to stop the cluster; it removes every interface, rule, mount and cgroup it made.
 

@@ -113,6 +113,8 @@ func TestRealNode(t *testing.T) {
 	expectOperatorLeads(ctx, t, cs)
 
 	f := &fixture{t: t, ctx: ctx, k8s: k8s, cs: cs, cluster: cluster, binDir: binDir}
+	prom := f.startPrometheus()
+	timings.mark("Prometheus scraping the operator and gateway pods")
 	f.createWorkloads()
 	timings.mark("workspaces Ready, warehouse and entity pods Running and Ready")
 	f.createProbes()
@@ -126,6 +128,9 @@ func TestRealNode(t *testing.T) {
 	f.expectServing(timings)
 	f.expectSQL(timings)
 	f.expectSamples(timings)
+	f.expectLoad(timings)
+	f.expectDashboard(prom, timings)
+	prom.stop()
 
 	stop()
 	timings.mark("cluster stopped")

@@ -30,12 +30,7 @@ func (f *fixture) expectSamples(tm *timings) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubectl := func(args ...string) {
-		out, err := exec.CommandContext(f.ctx, filepath.Join(f.binDir, "kubectl"), append([]string{"--kubeconfig", f.cluster.Kubeconfig}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	kubectl := f.kubectl
 	kubectl("apply", "-k", filepath.Join(root, "config", "samples", "workspaces"))
 	for _, name := range []string{"analytics", "ml-platform"} {
 		f.eventually("sample workspace "+name+" Ready", func() (bool, error) {
@@ -64,7 +59,15 @@ func (f *fixture) expectSamples(tm *timings) {
 	tm.mark("README's statement (first row " + readmeFirstRow + ") and prediction (" + header.Get("served-model-name") + ") on the samples")
 }
 
-// README.md shows the statement the tier runs, and the row it answers.
+// kubectl runs the cluster's kubectl as its admin, failing the test if it fails.
+func (f *fixture) kubectl(args ...string) {
+	out, err := exec.CommandContext(f.ctx, filepath.Join(f.binDir, "kubectl"), append([]string{"--kubeconfig", f.cluster.Kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		f.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// README.md shows the statement the tier runs, the row it answers, and the patch of its load.
 func TestReadmeShowsTheTestedStatement(t *testing.T) {
 	root, err := framework.RepoRoot()
 	if err != nil {
@@ -77,6 +80,9 @@ func TestReadmeShowsTheTestedStatement(t *testing.T) {
 	readme := strings.ReplaceAll(string(data), `'"'"'`, "'")
 	if !strings.Contains(readme, `"statement": "`+readmeStatement+`"`) {
 		t.Errorf("README.md's SQL example is not the statement the real-node tier runs:\n%s", readmeStatement)
+	}
+	if !strings.Contains(readme, "'"+readmeLoadPatch+"'") {
+		t.Errorf("README.md's load example does not patch the sample endpoint as the real-node tier does:\n%s", readmeLoadPatch)
 	}
 	row := `["` + strings.ReplaceAll(readmeFirstRow, " | ", `","`) + `"]`
 	if !strings.Contains(readme, row) {

@@ -184,12 +184,8 @@ func (f *fixture) gatewayScorer(ns string) *scorer {
 		}
 		return false, nil
 	})
-	bundle := &corev1.ConfigMap{}
-	if err := f.k8s.Get(f.ctx, client.ObjectKey{Namespace: localcluster.OperatorNamespace, Name: naming.CABundle}, bundle); err != nil {
-		t.Fatal(err)
-	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(bundle.Data["ca.crt"])) {
+	if !pool.AppendCertsFromPEM([]byte(f.caBundle())) {
 		t.Fatal("the CA bundle holds no certificate")
 	}
 	return &scorer{
