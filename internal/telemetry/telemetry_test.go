@@ -1,8 +1,6 @@
 package telemetry
 
 import (
-	"encoding/json"
-	"os"
 	"regexp"
 	"testing"
 
@@ -11,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/serverlessplane/operator/internal/gateway"
+	"github.com/serverlessplane/operator/test/dashboard"
 )
 
 // otherMetrics are the series other processes export: the gateway's request metrics, which the
@@ -35,19 +34,8 @@ var otherMetrics = map[string]bool{
 // Every serverlessplane_* series the Grafana dashboard queries exists: the operator registers it
 // or the gateway exports it. A typo in a panel fails here, not on someone's screen.
 func TestDashboardQueriesKnownMetrics(t *testing.T) {
-	data, err := os.ReadFile("../../config/grafana/serverlessplane-dashboard.json")
+	queries, err := dashboard.Queries("../../config/grafana/serverlessplane-dashboard.json")
 	if err != nil {
-		t.Fatal(err)
-	}
-	var dash struct {
-		Panels []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
-	if err := json.Unmarshal(data, &dash); err != nil {
 		t.Fatal(err)
 	}
 	Counts(WarehouseClusters, 1, 1, 1, "ns", "wh")
@@ -70,13 +58,11 @@ func TestDashboardQueriesKnownMetrics(t *testing.T) {
 	}
 	name := regexp.MustCompile(`\b(serverlessplane_[a-z_]+|controller_runtime_[a-z_]+)`)
 	queried := 0
-	for _, p := range dash.Panels {
-		for _, target := range p.Targets {
-			for _, m := range name.FindAllString(target.Expr, -1) {
-				queried++
-				if !registered[m] && !otherMetrics[m] {
-					t.Errorf("panel %q queries %s, which nothing exports", p.Title, m)
-				}
+	for _, q := range queries {
+		for _, m := range name.FindAllString(q.Expr, -1) {
+			queried++
+			if !registered[m] && !otherMetrics[m] {
+				t.Errorf("panel %q queries %s, which nothing exports", q.Panel, m)
 			}
 		}
 	}
