@@ -136,9 +136,13 @@ type ServerlessWarehouseSpec struct {
 	SpotInstancePolicy SpotInstancePolicy `json:"spotInstancePolicy,omitempty"`
 
 	// tags are key-value pairs copied as annotations onto the warehouse's pods, for cost
-	// attribution. At most 45.
+	// attribution. At most 45; each key becomes the annotation
+	// tags.compute.serverlessplane.io/<key>, so it is at most 63 letters, digits, '-', '_' and
+	// '.', starting and ending with a letter or digit; each value is at most 256 characters.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=45
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() <= 63 && k.matches('^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$'))",message="spec.tags keys must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit: each key becomes the pod annotation tags.compute.serverlessplane.io/<key>"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self[k].size() <= 256)",message="spec.tags values must be at most 256 characters"
 	Tags map[string]string `json:"tags,omitempty"`
 }
 
