@@ -103,8 +103,12 @@ var _ = Describe("API admission", Ordered, func() {
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.Tags = map[string]string{strings.Repeat("k", 63): "v"} }),
 			"spec.tags", "at most 63"),
 		Entry("warehouse with a tag value longer than 256 characters",
-			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.Tags = map[string]string{"team": strings.Repeat("v", 257)} }),
-			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.Tags = map[string]string{"team": strings.Repeat("v", 256)} }),
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Tags = map[string]string{"team": strings.Repeat("v", 257)}
+			}),
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Tags = map[string]string{"team": strings.Repeat("v", 256)}
+			}),
 			"spec.tags", "at most 256"),
 		Entry("warehouse with an unknown spot policy",
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.SpotInstancePolicy = "Cheap" }),
