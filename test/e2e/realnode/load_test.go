@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -62,21 +59,15 @@ func (f *fixture) expectLoad(tm *timings) {
 	})
 	token := f.serviceAccountToken(ns, "loadgen", true)
 	deployment := naming.ServedEntity(endpoint, entity)
-	s := f.gatewayScorer(ns)
-	gateway, err := url.Parse(s.base)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ca := filepath.Join(t.TempDir(), "ca.crt")
 	if err := os.WriteFile(ca, []byte(f.caBundle()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	// Watch the Deployment while the load runs: when it first asks for more than one replica,
-	// and the most pods it had ready.
+	// and the most pods it had ready. Read once the watcher has returned.
 	start := time.Now()
 	var (
-		mu                    sync.Mutex
 		scaledOut             time.Duration
 		mostWanted, mostReady int32
 	)
@@ -94,16 +85,14 @@ func (f *fixture) expectLoad(tm *timings) {
 			if err := f.k8s.Get(f.ctx, client.ObjectKey{Namespace: ns, Name: deployment}, d); err != nil {
 				continue
 			}
-			mu.Lock()
 			wanted := ptr.Deref(d.Spec.Replicas, 0)
 			if wanted > 1 && scaledOut == 0 {
 				scaledOut = time.Since(start)
 			}
 			mostWanted, mostReady = max(mostWanted, wanted), max(mostReady, d.Status.ReadyReplicas)
-			mu.Unlock()
 		}
 	}()
-	cmd := exec.CommandContext(f.ctx, loadgen, "-gateway", gateway.Host, "-cacert", ca, "-workspace", ns, "-endpoint", endpoint, "-entity", entity,
+	cmd := exec.CommandContext(f.ctx, loadgen, "-gateway", f.gatewayAddr(), "-cacert", ca, "-workspace", ns, "-endpoint", endpoint, "-entity", entity,
 		"-concurrency", fmt.Sprint(loadClients), "-duration", loadDuration.String(), "-json")
 	cmd.Env = append(os.Environ(), "TOKEN="+token)
 	var stdout, stderr bytes.Buffer
@@ -129,17 +118,9 @@ func (f *fixture) expectLoad(tm *timings) {
 	tm.mark(fmt.Sprintf("README's load on challenger (%d clients, %s): %d requests, %.0f req/s, p50 %.1fms p99 %.1fms, 0 failed; scaled out to %d replicas (%d ready), first after %s",
 		loadClients, loadDuration, got.Sent, got.Rate, got.P50Ms, got.P99Ms, mostWanted, mostReady, scaledOut.Round(100*time.Millisecond)))
 
-	// Idle: down to zero after the stable window and the grace period, pods gone.
+	// Idle: down to zero after the idle grace period, pods gone.
 	idle := time.Now()
-	f.eventually("entity "+entity+" back at zero after the load", func() (bool, error) {
-		pods, err := f.cs.CoreV1().Pods(ns).List(f.ctx, metav1.ListOptions{LabelSelector: computev1.LabelEndpoint + "=" + endpoint + "," + computev1.LabelServedEntity + "=" + entity})
-		if err != nil {
-			return false, nil
-		}
-		d := &appsv1.Deployment{}
-		err = f.k8s.Get(f.ctx, client.ObjectKey{Namespace: ns, Name: deployment}, d)
-		return err == nil && ptr.Deref(d.Spec.Replicas, 1) == 0 && len(pods.Items) == 0, nil
-	})
+	f.eventually("entity "+entity+" back at zero after the load", func() (bool, error) { return f.entityAtZero(ns, endpoint, entity), nil })
 	tm.mark(fmt.Sprintf("load stopped: scaled to zero %s later (the idle grace period, then the pods' termination)", time.Since(idle).Round(time.Second)))
 }
 

@@ -13,7 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/serverlessplane/operator/test/dashboard"
 	"github.com/serverlessplane/operator/test/framework"
@@ -42,20 +45,6 @@ func (f *fixture) startPrometheus() *promServer {
 	t := f.t
 	operators := f.waitPods(localcluster.OperatorNamespace, "app.kubernetes.io/name=serverlessplane-operator", 2)
 	gateways := f.waitPods(localcluster.OperatorNamespace, "app.kubernetes.io/name=serverlessplane-gateway", 2)
-	targets := func(port int, pods ...string) string {
-		quoted := make([]string, len(pods))
-		for i, ip := range pods {
-			quoted[i] = strconv.Quote(net.JoinHostPort(ip, strconv.Itoa(port)))
-		}
-		return "[" + strings.Join(quoted, ", ") + "]"
-	}
-	var operatorIPs, gatewayIPs []string
-	for _, p := range operators {
-		operatorIPs = append(operatorIPs, p.Status.PodIP)
-	}
-	for _, p := range gateways {
-		gatewayIPs = append(gatewayIPs, p.Status.PodIP)
-	}
 	dir := t.TempDir()
 	config := fmt.Sprintf(`global:
   scrape_interval: %s
@@ -65,7 +54,7 @@ scrape_configs:
   static_configs: [{targets: %s}]
 - job_name: gateway
   static_configs: [{targets: %s}]
-`, scrapeInterval, targets(8080, operatorIPs...), targets(9090, gatewayIPs...))
+`, scrapeInterval, targets(operators, 8080), targets(gateways, 9090))
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +87,15 @@ scrape_configs:
 	return p
 }
 
+// targets is a static_configs target list: every pod's IP at port.
+func targets(pods []corev1.Pod, port int) string {
+	quoted := make([]string, len(pods))
+	for i, p := range pods {
+		quoted[i] = strconv.Quote(net.JoinHostPort(p.Status.PodIP, strconv.Itoa(port)))
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}
+
 // stop ends Prometheus by its process id and waits for it.
 func (p *promServer) stop() {
 	if p.cmd.ProcessState != nil {
@@ -112,9 +110,8 @@ func (p *promServer) stop() {
 	}
 }
 
-// series is one series of a query's answer: its labels and its samples' values.
+// series is one series of a query's answer: its samples' values.
 type series struct {
-	Metric map[string]string `json:"metric"`
 	values []float64
 }
 
@@ -147,9 +144,8 @@ func (p *promServer) api(path string, params url.Values) ([]series, error) {
 		Error  string `json:"error"`
 		Data   struct {
 			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  []any             `json:"value"`
-				Values [][]any           `json:"values"`
+				Value  []any   `json:"value"`
+				Values [][]any `json:"values"`
 			} `json:"result"`
 		} `json:"data"`
 	}
@@ -161,7 +157,7 @@ func (p *promServer) api(path string, params url.Values) ([]series, error) {
 	}
 	var result []series
 	for _, r := range out.Data.Result {
-		s := series{Metric: r.Metric}
+		var s series
 		samples := r.Values
 		if r.Value != nil {
 			samples = [][]any{r.Value}
@@ -230,7 +226,7 @@ func unixSeconds(t time.Time) string {
 }
 
 // freeLoopbackPort is a loopback address no one listens on.
-func freeLoopbackPort(t interface{ Fatal(...any) }) string {
+func freeLoopbackPort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

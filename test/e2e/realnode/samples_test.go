@@ -30,8 +30,7 @@ func (f *fixture) expectSamples(tm *timings) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubectl := f.kubectl
-	kubectl("apply", "-k", filepath.Join(root, "config", "samples", "workspaces"))
+	f.kubectl("apply", "-k", filepath.Join(root, "config", "samples", "workspaces"))
 	for _, name := range []string{"analytics", "ml-platform"} {
 		f.eventually("sample workspace "+name+" Ready", func() (bool, error) {
 			ws := &computev1.Workspace{}
@@ -41,7 +40,7 @@ func (f *fixture) expectSamples(tm *timings) {
 			return conditionTrue(ws.Status.Conditions, computev1.ConditionReady), nil
 		})
 	}
-	kubectl("apply", "-k", filepath.Join(root, "config", "samples", "workloads"))
+	f.kubectl("apply", "-k", filepath.Join(root, "config", "samples", "workloads"))
 	f.waitPods("analytics", computev1.LabelWarehouse+"=bi", 4)
 	f.waitPods("ml-platform", computev1.LabelEndpoint+"=churn,"+computev1.LabelServedEntity+"=champion", 1)
 	tm.mark("samples applied: warehouse bi (Small, 4 engines) and endpoint churn Running and Ready")

@@ -96,14 +96,7 @@ func (f *fixture) expectServing(tm *timings) {
 	tm.mark("prediction through gateway and model proxy over mTLS; 401/403/404 by the API server")
 
 	// Scale from zero: wait for entity cold to reach zero, then call it by name.
-	f.eventually("entity cold at zero", func() (bool, error) {
-		pods, err := f.cs.CoreV1().Pods(ns).List(f.ctx, metav1.ListOptions{LabelSelector: computev1.LabelEndpoint + "=iris," + computev1.LabelServedEntity + "=cold"})
-		if err != nil {
-			return false, nil
-		}
-		d, err := f.cs.AppsV1().Deployments(ns).Get(f.ctx, naming.ServedEntity("iris", "cold"), metav1.GetOptions{})
-		return err == nil && ptr.Deref(d.Spec.Replicas, 1) == 0 && len(pods.Items) == 0, nil
-	})
+	f.eventually("entity cold at zero", func() (bool, error) { return f.entityAtZero(ns, "iris", "cold"), nil })
 	tm.mark("entity cold scaled to zero after its idle grace")
 	const held = 5
 	start := time.Now()
@@ -163,10 +156,36 @@ func (f *fixture) serviceAccountToken(ns, name string, user bool) string {
 	return tr.Status.Token
 }
 
+// entityAtZero says whether an entity's Deployment asks for no replica and its pods are gone.
+func (f *fixture) entityAtZero(ns, endpoint, entity string) bool {
+	pods, err := f.cs.CoreV1().Pods(ns).List(f.ctx, metav1.ListOptions{LabelSelector: computev1.LabelEndpoint + "=" + endpoint + "," + computev1.LabelServedEntity + "=" + entity})
+	if err != nil {
+		return false
+	}
+	d, err := f.cs.AppsV1().Deployments(ns).Get(f.ctx, naming.ServedEntity(endpoint, entity), metav1.GetOptions{})
+	return err == nil && ptr.Deref(d.Spec.Replicas, 1) == 0 && len(pods.Items) == 0
+}
+
 // gatewayScorer reaches a ready gateway pod from this machine, trusting the operator CA and
 // verifying the gateway's Service name.
 func (f *fixture) gatewayScorer(ns string) *scorer {
 	t := f.t
+	addr := f.gatewayAddr()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(f.caBundle())) {
+		t.Fatal("the CA bundle holds no certificate")
+	}
+	return &scorer{
+		base: "https://" + addr + "/workspaces/" + ns,
+		client: &http.Client{Timeout: 3 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+			RootCAs: pool, ServerName: naming.GatewayService + "." + localcluster.OperatorNamespace + ".svc",
+		}}},
+	}
+}
+
+// gatewayAddr is the TLS address (pod IP and 8443) of a ready gateway pod, reachable from this
+// machine.
+func (f *fixture) gatewayAddr() string {
 	var addr string
 	f.eventually("a ready gateway pod", func() (bool, error) {
 		var slices discoveryv1.EndpointSliceList
@@ -184,16 +203,7 @@ func (f *fixture) gatewayScorer(ns string) *scorer {
 		}
 		return false, nil
 	})
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(f.caBundle())) {
-		t.Fatal("the CA bundle holds no certificate")
-	}
-	return &scorer{
-		base: "https://" + addr + "/workspaces/" + ns,
-		client: &http.Client{Timeout: 3 * time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-			RootCAs: pool, ServerName: naming.GatewayService + "." + localcluster.OperatorNamespace + ".svc",
-		}}},
-	}
+	return addr
 }
 
 // invoke posts the iris row to path under the workspace, with token when set.

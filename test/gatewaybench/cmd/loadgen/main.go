@@ -136,7 +136,8 @@ func run(o options) error {
 		pacer = vegeta.ConstantPacer{Freq: o.rate, Per: time.Second}
 		mode = fmt.Sprintf("open loop, %d req/s, at most %d in flight", o.rate, o.concurrency)
 	}
-	fmt.Fprintf(os.Stderr, "loadgen: %s for %s to %s (via %s)\n", mode, o.duration, o.target().URL, o.gateway)
+	target := o.target()
+	fmt.Fprintf(os.Stderr, "loadgen: %s for %s to %s (via %s)\n", mode, o.duration, target.URL, o.gateway)
 
 	interrupt := make(chan os.Signal, 1)
 	signal.Notify(interrupt, os.Interrupt)
@@ -146,7 +147,7 @@ func run(o options) error {
 	start := time.Now()
 	tick := time.NewTicker(o.every)
 	defer tick.Stop()
-	results := atk.Attack(vegeta.NewStaticTargeter(o.target()), pacer, o.duration, "loadgen")
+	results := atk.Attack(vegeta.NewStaticTargeter(target), pacer, o.duration, "loadgen")
 	for done := false; !done; {
 		select {
 		case r, ok := <-results:

@@ -56,16 +56,10 @@ func (t *tally) summary() Summary {
 		errs = errs[:10]
 	}
 	return Summary{
-		Sent: int(m.Requests), OK: int(m.StatusCodes["200"]), Codes: intCounts(m.StatusCodes), Served: t.served,
+		Sent: int(m.Requests), OK: int(m.StatusCodes["200"]), Codes: maps.Clone(m.StatusCodes), Served: t.served,
 		Errors: errs, Rate: m.Rate, P50Ms: ms(m.Latencies.P50), P99Ms: ms(m.Latencies.P99), MaxMs: ms(m.Latencies.Max),
 		Seconds: m.Duration.Seconds(),
 	}
-}
-
-func intCounts(in map[string]int) map[string]int {
-	out := make(map[string]int, len(in))
-	maps.Copy(out, in)
-	return out
 }
 
 // line is one progress line: elapsed time, counts, latencies, codes and entities.
