@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // MetastoreType is the kind of metastore a workspace uses.
@@ -130,6 +131,12 @@ type WorkspaceStatus struct {
 	// namespace is the namespace that holds the workspace's compute plane.
 	// +optional
 	Namespace string `json:"namespace,omitempty"`
+
+	// namespaceUID is the UID of the namespace the operator created for this workspace. Only
+	// that namespace is the workspace's: one created by anyone else is a conflict, even with an
+	// owner reference to this workspace (its UID is readable by anyone who can view workspaces).
+	// +optional
+	NamespaceUID types.UID `json:"namespaceUID,omitempty"`
 
 	// egressCIDRs are the stable egress addresses of the workspace's compute, copied from its
 	// NetworkConnectivityConfig: put them on resource firewalls.

@@ -5,6 +5,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -113,8 +115,9 @@ func (r *Reconciler) reconcile(ctx context.Context, ws *computev1.Workspace) (ob
 	return obs, r.applyChildren(ctx, ws)
 }
 
-// ensureNamespace creates the workspace namespace, or checks that the existing one is this
-// workspace's. A namespace the operator did not create for this workspace is never touched.
+// ensureNamespace creates the workspace namespace and records its UID, or checks that the
+// existing one is the namespace it recorded. A namespace the operator did not create for this
+// workspace is never touched, whatever owner reference it carries.
 func (r *Reconciler) ensureNamespace(ctx context.Context, ws *computev1.Workspace) (namespaceState, error) {
 	live := &corev1.Namespace{}
 	key := client.ObjectKey{Name: ws.Name}
@@ -125,29 +128,29 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, ws *computev1.Workspac
 		err = r.APIReader.Get(ctx, key, live)
 	}
 	if apierrors.IsNotFound(err) {
-		ns := desiredNamespace(ws)
-		ns.Labels[computev1.LabelManagedBy] = computev1.ManagedByValue
-		if err := controllerutil.SetControllerReference(ws, ns, r.Client.Scheme()); err != nil {
-			return namespaceUnchecked, err
-		}
-		// Create, not apply: if someone created the namespace meanwhile, this fails rather than
-		// adopting it, and the next pass reports the conflict.
-		if err := r.Client.Create(ctx, ns); err != nil {
-			return namespaceUnchecked, err
-		}
-		r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "NamespaceCreated", "Provision", "created namespace %s", ns.Name)
-		return namespaceOwned, nil
+		return r.createNamespace(ctx, ws)
 	}
 	if err != nil {
 		return namespaceUnchecked, err
 	}
 	owner := metav1.GetControllerOf(live)
 	isWorkspace := owner != nil && owner.Kind == "Workspace" && owner.APIVersion == computev1.GroupVersion.String()
-	switch {
-	case isWorkspace && owner.UID == ws.UID && live.DeletionTimestamp == nil:
-	case isWorkspace && owner.Name == ws.Name && live.DeletionTimestamp != nil:
+	if isWorkspace && owner.Name == ws.Name && live.DeletionTimestamp != nil {
 		return namespaceTerminating, nil
-	default:
+	}
+	if !isWorkspace || owner.UID != ws.UID {
+		return namespaceConflict, nil
+	}
+	if ws.Status.NamespaceUID == "" && ws.Status.Namespace == ws.Name {
+		// Provisioned before the operator recorded namespace UIDs: the namespace it already
+		// reported as the workspace's is the one it created.
+		if err := r.recordNamespace(ctx, ws, live.UID); err != nil {
+			return namespaceUnchecked, err
+		}
+	}
+	if live.UID != ws.Status.NamespaceUID {
+		// The owner reference is right but the namespace is not the one the operator created:
+		// anyone who can create namespaces and read this workspace's UID can forge it.
 		return namespaceConflict, nil
 	}
 	ns := desiredNamespace(ws)
@@ -156,6 +159,37 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, ws *computev1.Workspac
 	}
 	_, err = r.applier.Apply(ctx, ns)
 	return namespaceOwned, err
+}
+
+// createNamespace creates the workspace namespace and records its UID in the status before
+// anything else happens, so that only this namespace is ever taken for the workspace's.
+func (r *Reconciler) createNamespace(ctx context.Context, ws *computev1.Workspace) (namespaceState, error) {
+	ns := desiredNamespace(ws)
+	ns.Labels[computev1.LabelManagedBy] = computev1.ManagedByValue
+	if err := controllerutil.SetControllerReference(ws, ns, r.Client.Scheme()); err != nil {
+		return namespaceUnchecked, err
+	}
+	// Create, not apply: if someone created the namespace meanwhile, this fails rather than
+	// adopting it, and the next pass reports the conflict.
+	if err := r.Client.Create(ctx, ns); err != nil {
+		return namespaceUnchecked, err
+	}
+	if err := r.recordNamespace(ctx, ws, ns.UID); err != nil {
+		// Unrecorded, the namespace would read as a conflict forever: take it back (only this
+		// one, by its UID) and create it again on the next pass.
+		del := client.Preconditions{UID: &ns.UID}
+		return namespaceUnchecked, errors.Join(err, client.IgnoreNotFound(r.Client.Delete(ctx, ns, del)))
+	}
+	r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "NamespaceCreated", "Provision", "created namespace %s", ns.Name)
+	return namespaceOwned, nil
+}
+
+// recordNamespace writes the UID of the workspace's namespace to its status at once.
+func (r *Reconciler) recordNamespace(ctx context.Context, ws *computev1.Workspace, uid types.UID) error {
+	before := ws.DeepCopy()
+	ws.Status.NamespaceUID = uid
+	_, err := apply.PatchStatus(ctx, r.Client, before, ws)
+	return err
 }
 
 // bindNCC resolves spec.networkConnectivityConfig. A missing NCC or one of another region

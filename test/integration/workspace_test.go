@@ -1,16 +1,21 @@
 package integration
 
 import (
+	"fmt"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers/workspace"
@@ -36,6 +41,7 @@ var _ = Describe("Workspace", func() {
 
 		ns := &corev1.Namespace{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, ns)).To(Succeed())
+		Expect(ws.Status.NamespaceUID).To(Equal(ns.UID), "the namespace it created is recorded")
 		Expect(ns.Labels).To(HaveKeyWithValue("pod-security.kubernetes.io/enforce", "restricted"))
 		Expect(ns.Labels).To(HaveKeyWithValue(computev1.LabelWorkspace, name))
 		Expect(ns.Labels).To(HaveKeyWithValue(computev1.LabelManagedBy, computev1.ManagedByValue))
@@ -72,6 +78,16 @@ var _ = Describe("Workspace", func() {
 		for i := range policies.Items {
 			expectControlledBy(&policies.Items[i], ws)
 		}
+
+		By("a workspace provisioned before namespace UIDs were recorded records the namespace it reports")
+		legacy := ws.DeepCopy()
+		legacy.Status.NamespaceUID = ""
+		Expect(k8s.Status().Patch(ctx, legacy, client.MergeFrom(ws))).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ws), ws)).To(Succeed())
+			g.Expect(ws.Status.NamespaceUID).To(Equal(ns.UID))
+		}).Should(Succeed())
+		expectCondition(ws, computev1.ConditionReady, metav1.ConditionTrue, workspace.ReasonReady)
 
 		By("removing admins, quota and defaults from the spec removes their objects")
 		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ws), ws)).To(Succeed())
@@ -122,6 +138,33 @@ var _ = Describe("Workspace", func() {
 		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ns), got)).To(Succeed())
 		Expect(got.DeletionTimestamp).To(BeNil(), "the namespace survives the workspace")
 		Expect(got.ResourceVersion).To(Equal(rv))
+	})
+
+	It("never takes a namespace forged with an owner reference to the workspace", func(ctx SpecContext) {
+		name := framework.Name("forged")
+		By("an admission policy stands in for losing the race: the operator cannot create the namespace, the forger can")
+		denyNamespaceUnlessForged(ctx, name)
+		ws := b.Workspace(name).Obj()
+		Expect(k8s.Create(ctx, ws)).To(Succeed())
+		forged := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+			"forged": "true", computev1.LabelWorkspace: name, computev1.LabelManagedBy: computev1.ManagedByValue,
+		}}}
+		Expect(controllerutil.SetControllerReference(ws, forged, k8s.Scheme())).To(Succeed())
+		Expect(k8s.Create(ctx, forged)).To(Succeed())
+		rv := forged.ResourceVersion
+
+		c := expectCondition(ws, computev1.ConditionStalled, metav1.ConditionTrue, workspace.ReasonNamespaceConflict)
+		Expect(c.Message).To(ContainSubstring("was not created for this workspace"))
+		Expect(ws.Status.Namespace).To(BeEmpty())
+		Consistently(func(g Gomega) {
+			got := &corev1.Namespace{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(forged), got)).To(Succeed())
+			g.Expect(got.ResourceVersion).To(Equal(rv), "the namespace is not changed")
+			policies := &networkingv1.NetworkPolicyList{}
+			g.Expect(k8s.List(ctx, policies, client.InNamespace(name))).To(Succeed())
+			g.Expect(policies.Items).To(BeEmpty(), "nothing is created in it")
+		}).Should(Succeed())
+		Expect(k8s.Delete(ctx, ws)).To(Succeed())
 	})
 
 	It("stalls on a region the operator does not know, creating nothing", func(ctx SpecContext) {
@@ -187,4 +230,41 @@ func ptrs[T any](items []T) []*T {
 		out[i] = &items[i]
 	}
 	return out
+}
+
+// denyNamespaceUnlessForged installs an admission policy that refuses to create the namespace
+// name unless it carries the label forged, and waits until the API server enforces it. The
+// policy is removed when the spec ends.
+func denyNamespaceUnlessForged(ctx SpecContext, name string) {
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"namespaces"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: fmt.Sprintf(
+				"object.metadata.name != %q || (has(object.metadata.labels) && 'forged' in object.metadata.labels)", name)}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName: name, ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+		},
+	}
+	Expect(k8s.Create(ctx, policy)).To(Succeed())
+	Expect(k8s.Create(ctx, binding)).To(Succeed())
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, binding))).To(Succeed())
+		Expect(client.IgnoreNotFound(k8s.Delete(ctx, policy))).To(Succeed())
+	})
+	Eventually(func() bool {
+		probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		err := k8s.Create(ctx, probe, client.DryRunAll)
+		return apierrors.IsInvalid(err) || apierrors.IsForbidden(err)
+	}).Should(BeTrue(), "the API server enforces the policy")
 }
