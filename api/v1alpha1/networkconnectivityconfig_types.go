@@ -171,7 +171,8 @@ type PrivateEndpointRuleStatus struct {
 
 // NetworkConnectivityConfigStatus is the observed state of a NetworkConnectivityConfig.
 type NetworkConnectivityConfigStatus struct {
-	// observedGeneration is the metadata.generation the status was computed for.
+	// observedGeneration is the metadata.generation of the last pass that succeeded. A pass that
+	// fails leaves it, and sets Ready False and Reconciling True with reason ReconcileError.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -61,6 +62,30 @@ func replicaBounds(e *computev1.ServedEntity, cfg *configv1.OperatorConfig) boun
 		b.Min = max(b.Min, 1)
 	}
 	return b
+}
+
+// unconfigured says which served entity names a workload type or size the operator
+// configuration does not offer, and how to fix it; "" when every entity's are offered.
+func unconfigured(ep *computev1.ModelEndpoint, cfg *configv1.OperatorConfig) string {
+	for i, e := range ep.Spec.ServedEntities {
+		if _, ok := cfg.WorkloadType(string(e.WorkloadType)); !ok {
+			names := make([]string, 0, len(cfg.ModelServing.WorkloadTypes))
+			for _, t := range cfg.ModelServing.WorkloadTypes {
+				names = append(names, t.Name)
+			}
+			return fmt.Sprintf("spec.servedEntities[%d].workloadType %q is not a workload type of the operator configuration (%s); nothing is changed. Set it to one of those, or add it to the configuration's modelServing.workloadTypes",
+				i, e.WorkloadType, strings.Join(names, ", "))
+		}
+		if _, ok := cfg.WorkloadSize(string(e.WorkloadSize)); !ok {
+			names := make([]string, 0, len(cfg.ModelServing.WorkloadSizes))
+			for _, s := range cfg.ModelServing.WorkloadSizes {
+				names = append(names, s.Name)
+			}
+			return fmt.Sprintf("spec.servedEntities[%d].workloadSize %q is not a workload size of the operator configuration (%s); nothing is changed. Set it to one of those, or add it to the configuration's modelServing.workloadSizes",
+				i, e.WorkloadSize, strings.Join(names, ", "))
+		}
+	}
+	return ""
 }
 
 // entityDeployment serves one entity: its replicas roll one at a time with a surge and never

@@ -1,6 +1,7 @@
 package modelendpoint
 
 import (
+	"strings"
 	"testing"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
@@ -28,6 +29,33 @@ func TestReplicaBounds(t *testing.T) {
 		e := &computev1.ServedEntity{WorkloadSize: tc.size, ScaleToZero: tc.scaleToZero}
 		if got := replicaBounds(e, cfg); got != tc.want {
 			t.Errorf("%s, scale to zero %s: %+v, want %+v", tc.size, tc.scaleToZero, got, tc.want)
+		}
+	}
+}
+
+func TestUnconfigured(t *testing.T) {
+	cfg := configv1.Default()
+	cfg.ModelServing.WorkloadTypes = cfg.ModelServing.WorkloadTypes[:1] // CPU only
+	cfg.ModelServing.WorkloadSizes = cfg.ModelServing.WorkloadSizes[:2] // Small, Medium
+	entity := func(typ computev1.WorkloadType, size computev1.WorkloadSize) computev1.ServedEntity {
+		return computev1.ServedEntity{WorkloadType: typ, WorkloadSize: size}
+	}
+	tests := []struct {
+		name     string
+		entities []computev1.ServedEntity
+		says     string // "" when every entity's type and size are offered
+	}{
+		{"offered", []computev1.ServedEntity{entity("CPU", "Small"), entity("CPU", "Medium")}, ""},
+		{"type", []computev1.ServedEntity{entity("CPU", "Small"), entity("GPU_SMALL", "Small")},
+			`spec.servedEntities[1].workloadType "GPU_SMALL" is not a workload type of the operator configuration (CPU)`},
+		{"size", []computev1.ServedEntity{entity("CPU", "Large")},
+			`spec.servedEntities[0].workloadSize "Large" is not a workload size of the operator configuration (Small, Medium)`},
+	}
+	for _, tc := range tests {
+		ep := &computev1.ModelEndpoint{Spec: computev1.ModelEndpointSpec{ServedEntities: tc.entities}}
+		got := unconfigured(ep, cfg)
+		if (tc.says == "") != (got == "") || !strings.HasPrefix(got, tc.says) {
+			t.Errorf("%s: %q, want it to start with %q", tc.name, got, tc.says)
 		}
 	}
 }

@@ -85,6 +85,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 	before := ep.DeepCopy()
 	obs, renewAt, err := r.reconcile(ctx, ep)
 	if err != nil {
+		failed := before.DeepCopy()
+		err = apply.PatchFailedStatus(ctx, r.Client, before, failed, &failed.Status.Conditions, err, r.Clock.Now())
+		transitions.Record(r.Recorder, failed, before.Status.Conditions, failed.Status.Conditions)
 		return ctrl.Result{}, err
 	}
 	ep.Status = computeStatus(ep, obs, r.Clock.Now())
@@ -110,6 +113,10 @@ func (r *Reconciler) reconcile(ctx context.Context, ep *computev1.ModelEndpoint)
 		if ref.Stalled != "" {
 			obs.stalledReason = workspaceref.ReasonNotInWorkspace
 		}
+		return obs, time.Time{}, nil
+	}
+	if msg := unconfigured(ep, r.Config); msg != "" {
+		obs.stalledReason, obs.stalledMessage = ReasonWorkloadNotConfigured, msg
 		return obs, time.Time{}, nil
 	}
 	renewAt, err := r.ensureCertificate(ctx, ep)

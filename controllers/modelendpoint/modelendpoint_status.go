@@ -23,6 +23,9 @@ const (
 	ReasonWaitingForWorkspace   = "WaitingForWorkspace"
 	ReasonRouted                = "Routed"
 	ReasonGatewayAPIUnavailable = "GatewayAPIUnavailable"
+	// ReasonWorkloadNotConfigured: a served entity names a workload type or size the operator
+	// configuration does not offer.
+	ReasonWorkloadNotConfigured = "WorkloadNotConfigured"
 )
 
 // entityView is one served entity as status shows it.

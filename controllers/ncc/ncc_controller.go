@@ -65,6 +65,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 	before := n.DeepCopy()
 	obs, err := r.reconcile(ctx, n)
 	if err != nil {
+		failed := before.DeepCopy()
+		err = apply.PatchFailedStatus(ctx, r.Client, before, failed, &failed.Status.Conditions, err, r.Clock.Now())
+		transitions.Record(r.Recorder, failed, before.Status.Conditions, failed.Status.Conditions)
 		return ctrl.Result{}, err
 	}
 	if !n.DeletionTimestamp.IsZero() && len(obs.bound) == 0 {

@@ -107,6 +107,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 	before := wh.DeepCopy()
 	obs, err := r.reconcile(ctx, wh)
 	if err != nil {
+		failed := before.DeepCopy()
+		err = apply.PatchFailedStatus(ctx, r.Client, before, failed, &failed.Status.Conditions, err, r.Clock.Now())
+		transitions.Record(r.Recorder, failed, before.Status.Conditions, failed.Status.Conditions)
 		return ctrl.Result{}, err
 	}
 	wh.Status = computeStatus(wh, obs, r.Clock.Now())
@@ -174,10 +177,11 @@ func (r *Reconciler) checkRequirements(ctx context.Context, wh *computev1.Server
 	}
 	ws, region := ref.Workspace, ref.Region
 	size, ok := r.Config.ClusterSize(string(wh.Spec.ClusterSize))
-	if !ok {
-		return nil, nil, fmt.Errorf("cluster size %q is missing from the operator configuration", wh.Spec.ClusterSize)
-	}
 	switch {
+	case !ok:
+		obs.stalledReason = ReasonClusterSizeNotConfigured
+		obs.stalledMessage = fmt.Sprintf("spec.clusterSize %q is not a cluster size of the operator configuration (%s); nothing is placed and running clusters are stopped. Set spec.clusterSize to one of those, or add it to the configuration's warehouses.clusterSizes",
+			wh.Spec.ClusterSize, clusterSizeNames(r.Config))
 	case !region.Serverless:
 		obs.stalledReason = ReasonRequirementsNotMet
 		obs.stalledMessage = fmt.Sprintf("region %s does not support serverless SQL warehouses; nothing is placed. Use a workspace in a region that does (%s)",
@@ -312,10 +316,14 @@ func (r *Reconciler) scale(ctx context.Context, wh *computev1.ServerlessWarehous
 		}
 	}
 	obs.clusters += p.Create
-	if region != nil {
-		return r.settle(ctx, wh, region, dbuOf(r.Config, remaining)+int64(p.Create)*size.DBUPerHour)
+	if region == nil {
+		return nil
 	}
-	return nil
+	held := dbuOf(r.Config, remaining)
+	if p.Create > 0 {
+		held += int64(p.Create) * size.DBUPerHour
+	}
+	return r.settle(ctx, wh, region, held)
 }
 
 // reserve raises the warehouse's allocation for up to n more clusters, as far as the quota
@@ -671,6 +679,14 @@ func serverlessRegions(cfg *configv1.OperatorConfig) string {
 		if r.Serverless {
 			names = append(names, r.Name)
 		}
+	}
+	return sortedIDs(names)
+}
+
+func clusterSizeNames(cfg *configv1.OperatorConfig) string {
+	names := make([]string, 0, len(cfg.Warehouses.ClusterSizes))
+	for _, s := range cfg.Warehouses.ClusterSizes {
+		names = append(names, s.Name)
 	}
 	return sortedIDs(names)
 }

@@ -23,14 +23,16 @@ const (
 
 // Reasons of the warehouse conditions.
 const (
-	ReasonRunning             = "Running"
-	ReasonStarting            = "Starting"
-	ReasonStopping            = "Stopping"
-	ReasonStopped             = "Stopped"
-	ReasonScaling             = "Scaling"
-	ReasonQuotaExceeded       = "QuotaExceeded"
-	ReasonRequirementsNotMet  = "ServerlessRequirementsNotMet"
-	ReasonWaitingForWorkspace = "WaitingForWorkspace"
+	ReasonRunning            = "Running"
+	ReasonStarting           = "Starting"
+	ReasonStopping           = "Stopping"
+	ReasonStopped            = "Stopped"
+	ReasonScaling            = "Scaling"
+	ReasonQuotaExceeded      = "QuotaExceeded"
+	ReasonRequirementsNotMet = "ServerlessRequirementsNotMet"
+	// ReasonClusterSizeNotConfigured: spec.clusterSize names no size of the operator's table.
+	ReasonClusterSizeNotConfigured = "ClusterSizeNotConfigured"
+	ReasonWaitingForWorkspace      = "WaitingForWorkspace"
 )
 
 // lastActiveResolution is how finely status.lastActiveTime moves: auto-stop counts minutes, and

@@ -73,6 +73,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 	before := ws.DeepCopy()
 	obs, err := r.reconcile(ctx, ws)
 	if err != nil {
+		failed := before.DeepCopy()
+		err = apply.PatchFailedStatus(ctx, r.Client, before, failed, &failed.Status.Conditions, err, r.Clock.Now())
+		transitions.Record(r.Recorder, failed, before.Status.Conditions, failed.Status.Conditions)
 		return ctrl.Result{}, err
 	}
 	ws.Status = computeStatus(ws, obs, r.Clock.Now())

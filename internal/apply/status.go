@@ -2,10 +2,16 @@ package apply
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/serverlessplane/operator/pkg/conditions"
 )
 
 // PatchStatus writes obj's status through the status subresource if it differs from before's,
@@ -25,4 +31,19 @@ func PatchStatus(ctx context.Context, c client.Client, before, obj client.Object
 	}
 	// An object deleted during the pass has no status left to write.
 	return true, client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFrom(before)))
+}
+
+// PatchFailedStatus ends a pass that failed with err: failed is a copy of before, whose
+// conditions conds say that the pass failed (conditions.Failed) and whose status is otherwise
+// what it was, observedGeneration included, since nothing new was observed in full. It returns
+// err, joined with the status write's error. A conflict or an object that already exists is
+// the cache lagging behind the API server, not a failure: it is retried at once and writes
+// nothing.
+func PatchFailedStatus(ctx context.Context, c client.Client, before, failed client.Object, conds *[]metav1.Condition, err error, now time.Time) error {
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	conditions.Failed(conds, err, failed.GetGeneration(), now)
+	_, patchErr := PatchStatus(ctx, c, before, failed)
+	return errors.Join(err, patchErr)
 }

@@ -83,3 +83,14 @@ func Apply(conds *[]metav1.Condition, s Summary, generation int64, now time.Time
 		meta.RemoveStatusCondition(conds, computev1.ConditionReconciling)
 	}
 }
+
+// ReasonReconcileError is the reason of Ready and Reconciling after a pass that failed.
+const ReasonReconcileError = "ReconcileError"
+
+// Failed records a pass that ended in err: Ready False and Reconciling True, both naming the
+// error, which the operator retries; Stalled is removed (a retried error is not the user's to
+// fix, and what is has its own Stalled reason).
+func Failed(conds *[]metav1.Condition, err error, generation int64, now time.Time) {
+	Apply(conds, Summary{Reconciling: true, Reason: ReasonReconcileError,
+		Message: Truncate("the last pass failed and is retried: "+err.Error(), 1024)}, generation, now)
+}

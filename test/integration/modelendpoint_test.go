@@ -3,6 +3,7 @@ package integration
 import (
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -52,6 +53,31 @@ func deploymentOf(g Gomega, ep *computev1.ModelEndpoint, entity string) *appsv1.
 }
 
 var _ = Describe("ModelEndpoint", func() {
+	It("stalls on a workload type the operator does not offer, changing nothing", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("unoffered")).Obj())
+		ep := b.Endpoint(ns, "multi").Entity("big", "main.default.churn", "1").Type(computev1.WorkloadMultiGPUMedium).Obj()
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		c := expectCondition(ep, computev1.ConditionStalled, metav1.ConditionTrue, modelendpoint.ReasonWorkloadNotConfigured)
+		Expect(c.Message).To(And(ContainSubstring("spec.servedEntities[0].workloadType"), ContainSubstring("GPU_LARGE")))
+		expectKStatus(ep, status.FailedStatus)
+		Consistently(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.ServedEntity("multi", "big")}, &appsv1.Deployment{}))
+		}).Should(BeTrue())
+	})
+
+	It("writes status on a failed pass and recovers once the failure is gone", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("refused")).Obj())
+		lift := denyByPolicy(ctx, ns, deployments, fmt.Sprintf("object.metadata.namespace != %q", ns), probeDeployment(ns))
+		ep := b.Endpoint(ns, "churn").Entity("champion", "main.default.churn", "3").Obj()
+		load.SetInFlight(ns, "churn", "champion", 1)
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		expectFailedPass(ep, "denied request")
+
+		lift()
+		expectCondition(ep, computev1.ConditionReady, metav1.ConditionTrue, modelendpoint.ReasonReady)
+		expectKStatus(ep, status.CurrentStatus)
+	})
+
 	It("runs a Deployment and a Service per served entity, sized by workload size and type", func(ctx SpecContext) {
 		ns := readyWorkspace(ctx, b.Workspace(framework.Name("serve")).Obj())
 		ep := b.Endpoint(ns, "churn").

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers"
 	"github.com/serverlessplane/operator/pkg/metrics/metricstest"
 	"github.com/serverlessplane/operator/test/framework"
@@ -46,6 +48,10 @@ var _ = BeforeSuite(func() {
 	SetDefaultConsistentlyPollingInterval(framework.Interval)
 	cfg := configv1.Default()
 	cfg.Autoscaling.SyncPeriod.Duration = syncPeriod
+	// A platform that does not offer every size and type the API knows: the largest of each
+	// are left out.
+	cfg.Warehouses.ClusterSizes = slices.DeleteFunc(cfg.Warehouses.ClusterSizes, func(s configv1.ClusterSizeSpec) bool { return s.Name == string(computev1.ClusterSize4XLarge) })
+	cfg.ModelServing.WorkloadTypes = slices.DeleteFunc(cfg.ModelServing.WorkloadTypes, func(t configv1.WorkloadTypeSpec) bool { return t.Name == string(computev1.WorkloadMultiGPUMedium) })
 	// Regions with small serverless quotas, each for one spec: 24 DBU/h is two Small clusters.
 	for _, r := range []string{quotaRegion, raceRegion} {
 		cfg.Regions = append(cfg.Regions, configv1.Region{Name: r, Serverless: true, ServerlessQuotaDBU: 24,

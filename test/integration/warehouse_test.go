@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -153,6 +154,28 @@ var _ = Describe("ServerlessWarehouse", func() {
 		Expect(c.Message).To(ContainSubstring("workspace namespace"))
 		expectKStatus(wh, status.FailedStatus)
 		Consistently(func(g Gomega) []appsv1.Deployment { return clustersOf(g, wh) }).Should(BeEmpty())
+	})
+
+	It("stalls on a cluster size the operator does not offer and names the ones it does", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("unoffered")).Obj())
+		wh := b.Warehouse(ns, "huge").Size(computev1.ClusterSize4XLarge).Obj()
+		Expect(k8s.Create(ctx, wh)).To(Succeed())
+		c := expectCondition(wh, computev1.ConditionStalled, metav1.ConditionTrue, warehouse.ReasonClusterSizeNotConfigured)
+		Expect(c.Message).To(And(ContainSubstring("spec.clusterSize"), ContainSubstring(`"4X-Large"`), ContainSubstring("3X-Large")))
+		expectKStatus(wh, status.FailedStatus)
+		Consistently(func(g Gomega) []appsv1.Deployment { return clustersOf(g, wh) }).Should(BeEmpty())
+	})
+
+	It("writes status on a failed pass and recovers once the failure is gone", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("refused")).Obj())
+		lift := denyByPolicy(ctx, ns, deployments, fmt.Sprintf("object.metadata.namespace != %q", ns), probeDeployment(ns))
+		wh := b.Warehouse(ns, "bi").Obj()
+		Expect(k8s.Create(ctx, wh)).To(Succeed())
+		expectFailedPass(wh, "denied request")
+
+		lift()
+		expectState(wh, computev1.WarehouseRunning, 1)
+		expectKStatus(wh, status.CurrentStatus)
 	})
 
 	It("refuses regions without serverless and external Hive metastores, and proceeds once fixed", func(ctx SpecContext) {

@@ -5,14 +5,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -143,7 +142,9 @@ var _ = Describe("Workspace", func() {
 	It("never takes a namespace forged with an owner reference to the workspace", func(ctx SpecContext) {
 		name := framework.Name("forged")
 		By("an admission policy stands in for losing the race: the operator cannot create the namespace, the forger can")
-		denyNamespaceUnlessForged(ctx, name)
+		denyByPolicy(ctx, name, namespaces, fmt.Sprintf(
+			"object.metadata.name != %q || (has(object.metadata.labels) && 'forged' in object.metadata.labels)", name),
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 		ws := b.Workspace(name).Obj()
 		Expect(k8s.Create(ctx, ws)).To(Succeed())
 		forged := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
@@ -165,6 +166,22 @@ var _ = Describe("Workspace", func() {
 			g.Expect(policies.Items).To(BeEmpty(), "nothing is created in it")
 		}).Should(Succeed())
 		Expect(k8s.Delete(ctx, ws)).To(Succeed())
+	})
+
+	It("writes status on a failed pass and recovers once the failure is gone", func(ctx SpecContext) {
+		name := framework.Name("refused")
+		labels := map[string]string{computev1.LabelWorkspace: name}
+		lift := denyByPolicy(ctx, name, networkPolicies, fmt.Sprintf(
+			"!has(object.metadata.labels) || !(%[1]q in object.metadata.labels) || object.metadata.labels[%[1]q] != %[2]q", computev1.LabelWorkspace, name),
+			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "default", Labels: labels}})
+		ws := b.Workspace(name).Obj()
+		Expect(k8s.Create(ctx, ws)).To(Succeed())
+		expectFailedPass(ws, "denied request")
+
+		lift()
+		expectCondition(ws, computev1.ConditionReady, metav1.ConditionTrue, workspace.ReasonReady)
+		Expect(ws.Status.ObservedGeneration).To(Equal(ws.Generation))
+		Expect(meta.FindStatusCondition(ws.Status.Conditions, computev1.ConditionReconciling)).To(BeNil())
 	})
 
 	It("stalls on a region the operator does not know, creating nothing", func(ctx SpecContext) {
@@ -230,41 +247,4 @@ func ptrs[T any](items []T) []*T {
 		out[i] = &items[i]
 	}
 	return out
-}
-
-// denyNamespaceUnlessForged installs an admission policy that refuses to create the namespace
-// name unless it carries the label forged, and waits until the API server enforces it. The
-// policy is removed when the spec ends.
-func denyNamespaceUnlessForged(ctx SpecContext, name string) {
-	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
-			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
-			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
-				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"namespaces"}},
-				},
-			}}},
-			Validations: []admissionregistrationv1.Validation{{Expression: fmt.Sprintf(
-				"object.metadata.name != %q || (has(object.metadata.labels) && 'forged' in object.metadata.labels)", name)}},
-		},
-	}
-	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
-			PolicyName: name, ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
-		},
-	}
-	Expect(k8s.Create(ctx, policy)).To(Succeed())
-	Expect(k8s.Create(ctx, binding)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(client.IgnoreNotFound(k8s.Delete(ctx, binding))).To(Succeed())
-		Expect(client.IgnoreNotFound(k8s.Delete(ctx, policy))).To(Succeed())
-	})
-	Eventually(func() bool {
-		probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		err := k8s.Create(ctx, probe, client.DryRunAll)
-		return apierrors.IsInvalid(err) || apierrors.IsForbidden(err)
-	}).Should(BeTrue(), "the API server enforces the policy")
 }
