@@ -96,11 +96,15 @@ type ServedEntity struct {
 	// +kubebuilder:default=Disabled
 	ScaleToZero ScaleToZero `json:"scaleToZero,omitempty"`
 
-	// env are extra environment variables for the model server container.
+	// env are extra environment variables for the model server container: literal values, or the
+	// pod's own fields and resources (fieldRef, resourceFieldRef). Names the operator sets are
+	// reserved.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !e.name.startsWith('SERVERLESSPLANE_') && !(['MODEL_NAME', 'MODEL_VERSION', 'PORT', 'METRICS_PORT'].exists(n, n == e.name)))",message="env names must not start with SERVERLESSPLANE_ or be MODEL_NAME, MODEL_VERSION, PORT or METRICS_PORT: the operator sets those"
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !has(e.valueFrom) || has(e.valueFrom.fieldRef) || has(e.valueFrom.resourceFieldRef))",message="env valueFrom may only be fieldRef or resourceFieldRef: a workload cannot read the namespace's Secrets or ConfigMaps, which workspace admins cannot read either; put the value in value"
 	Env []corev1.EnvVar `json:"env,omitempty"`
 }
 

@@ -74,11 +74,15 @@ type WarehouseEngine struct {
 	// +kubebuilder:validation:items:MaxLength=1024
 	Args []string `json:"args,omitempty"`
 
-	// env are extra environment variables for the engine container.
+	// env are extra environment variables for the engine container: literal values, or the
+	// pod's own fields and resources (fieldRef, resourceFieldRef). Names the operator sets are
+	// reserved.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !e.name.startsWith('SERVERLESSPLANE_'))",message="env names must not start with SERVERLESSPLANE_: the operator sets those, and the engine's file access and sizing follow them"
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !has(e.valueFrom) || has(e.valueFrom.fieldRef) || has(e.valueFrom.resourceFieldRef))",message="env valueFrom may only be fieldRef or resourceFieldRef: a workload cannot read the namespace's Secrets or ConfigMaps, which workspace admins cannot read either; put the value in value"
 	Env []corev1.EnvVar `json:"env,omitempty"`
 }
 

@@ -174,7 +174,7 @@ func entityDeployment(ep *computev1.ModelEndpoint, e *computev1.ServedEntity, cf
 						{Name: certVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 							SecretName: naming.ServingCertificate(ep.Name), DefaultMode: ptr.To[int32](0o440),
 						}}},
-						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(ms.TmpSizeLimit.DeepCopy())}}},
 					},
 				},
 			},

@@ -99,7 +99,7 @@ func podTemplate(wh *computev1.ServerlessWarehouse, cfg *configv1.OperatorConfig
 			ContainerName: ContainerName, Resource: "limits.cpu"}}})
 	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "tls", MountPath: certDir, ReadOnly: true}}
 	volumes := []corev1.Volume{
-		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(cfg.Warehouses.TmpSizeLimit.DeepCopy())}}},
 		// The kubelet refreshes a mounted Secret in place: a renewed certificate reaches the
 		// engine without a restart.
 		{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{

@@ -110,6 +110,24 @@ var _ = Describe("API admission", Ordered, func() {
 				w.Spec.Tags = map[string]string{"team": strings.Repeat("v", 256)}
 			}),
 			"spec.tags", "at most 256"),
+		Entry("warehouse engine env that sets a name the operator sets",
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Engine = &computev1.WarehouseEngine{Env: []corev1.EnvVar{{Name: "SERVERLESSPLANE_DATA_DIR", Value: "/etc/serverlessplane/tls"}}}
+			}),
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Engine = &computev1.WarehouseEngine{Env: []corev1.EnvVar{{Name: "DATA_DIR", Value: "/etc/serverlessplane/tls"}}}
+			}),
+			"spec.engine.env", "must not start with SERVERLESSPLANE_"),
+		Entry("warehouse engine env read from a Secret",
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Engine = &computev1.WarehouseEngine{Env: []corev1.EnvVar{{Name: "KEY", ValueFrom: &corev1.EnvVarSource{
+					SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cloud-credentials"}, Key: "key"}}}}}
+			}),
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Engine = &computev1.WarehouseEngine{Env: []corev1.EnvVar{{Name: "POD", ValueFrom: &corev1.EnvVarSource{
+					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}
+			}),
+			"spec.engine.env", "valueFrom may only be fieldRef or resourceFieldRef"),
 		Entry("warehouse with an unknown spot policy",
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.SpotInstancePolicy = "Cheap" }),
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.SpotInstancePolicy = computev1.SpotReliabilityOptimized }),
@@ -150,6 +168,24 @@ var _ = Describe("API admission", Ordered, func() {
 			mep(func(e *computev1.ModelEndpoint) { e.Spec.Traffic = nil }),
 			mep(nil),
 			"spec.traffic", "required when there is more than one served entity"),
+		Entry("served entity env that sets a name the operator sets",
+			mep(func(e *computev1.ModelEndpoint) {
+				e.Spec.ServedEntities[0].Env = []corev1.EnvVar{{Name: "PORT", Value: "9999"}}
+			}),
+			mep(func(e *computev1.ModelEndpoint) {
+				e.Spec.ServedEntities[0].Env = []corev1.EnvVar{{Name: "WORKERS", Value: "2"}}
+			}),
+			"spec.servedEntities[0].env", "METRICS_PORT: the operator sets those"),
+		Entry("served entity env read from a ConfigMap",
+			mep(func(e *computev1.ModelEndpoint) {
+				e.Spec.ServedEntities[0].Env = []corev1.EnvVar{{Name: "CA", ValueFrom: &corev1.EnvVarSource{
+					ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "platform"}, Key: "ca"}}}}
+			}),
+			mep(func(e *computev1.ModelEndpoint) {
+				e.Spec.ServedEntities[0].Env = []corev1.EnvVar{{Name: "CPUS", ValueFrom: &corev1.EnvVarSource{
+					ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: "model", Resource: "limits.cpu"}}}}
+			}),
+			"spec.servedEntities[0].env", "valueFrom may only be fieldRef or resourceFieldRef"),
 		Entry("endpoint with an unknown workload size",
 			mep(func(e *computev1.ModelEndpoint) { e.Spec.ServedEntities[0].WorkloadSize = "Tiny" }),
 			mep(func(e *computev1.ModelEndpoint) { e.Spec.ServedEntities[0].WorkloadSize = computev1.WorkloadLarge }),

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -102,6 +103,7 @@ var _ = Describe("ModelEndpoint", func() {
 		c := champion.Spec.Template.Spec.Containers[0]
 		Expect(c.Env).To(ContainElements(corev1.EnvVar{Name: "MODEL_NAME", Value: "main.default.churn"}, corev1.EnvVar{Name: "MODEL_VERSION", Value: "3"}))
 		Expect(champion.Spec.Template.Spec.Volumes).To(ContainElement(HaveField("Secret.SecretName", naming.ServingCertificate("churn"))))
+		Expect(champion.Spec.Template.Spec.Volumes).To(ContainElement(HaveField("EmptyDir.SizeLimit", HaveValue(Equal(resource.MustParse("1Gi"))))), "/tmp is bounded")
 		By("the model proxy serves the pod's TLS port and holds the key; the model container gets neither")
 		Expect(c.Image).To(Equal("serverlessplane-model-server:dev"))
 		Expect(c.Ports).To(BeEmpty())

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -97,6 +98,7 @@ var _ = Describe("ServerlessWarehouse", func() {
 			"ReliabilityOptimized keeps off spot nodes")
 		Expect(tmpl.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "SERVERLESSPLANE_TPCH_SCALE", Value: "0.01"}))
 		Expect(tmpl.Spec.Volumes).To(ContainElement(HaveField("Secret.SecretName", naming.WarehouseCertificate("bi"))))
+		Expect(tmpl.Spec.Volumes).To(ContainElement(HaveField("EmptyDir.SizeLimit", HaveValue(Equal(resource.MustParse("20Gi"))))), "/tmp is bounded")
 
 		By("the engines' serving certificate, from the operator CA, for the warehouse Service's names")
 		secret := &corev1.Secret{}

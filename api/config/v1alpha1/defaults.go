@@ -103,6 +103,7 @@ func setWarehouseDefaults(w *Warehouses, images Images) {
 	setInt32(&w.TargetQueriesPerCluster, DefaultTargetQueries)
 	setDuration(&w.QueueWaitThreshold, 30*time.Second)
 	setDuration(&w.DrainGracePeriod, 5*time.Minute)
+	setQuantity(&w.TmpSizeLimit, "20Gi")
 	if len(w.SpotPolicies) == 0 {
 		w.SpotPolicies = defaultSpotPolicies()
 	}
@@ -121,6 +122,7 @@ func setModelServingDefaults(m *ModelServing, images Images) {
 	setInt32(&m.ContainerPort, DefaultModelContainerPort)
 	setInt32(&m.MetricsPort, DefaultMetricsPort)
 	setInt32(&m.ConcurrencyPerReplica, DefaultConcurrencyPerReplica)
+	setQuantity(&m.TmpSizeLimit, "1Gi")
 	if len(m.WorkloadSizes) == 0 {
 		m.WorkloadSizes = []WorkloadSizeSpec{
 			{Name: "Small", MinConcurrency: 0, MaxConcurrency: 4},
@@ -297,5 +299,11 @@ func setFloat(f *float64, v float64) {
 func setDuration(d *metav1.Duration, v time.Duration) {
 	if d.Duration == 0 {
 		d.Duration = v
+	}
+}
+
+func setQuantity(q *resource.Quantity, v string) {
+	if q.IsZero() {
+		*q = resource.MustParse(v)
 	}
 }

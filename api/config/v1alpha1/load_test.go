@@ -43,6 +43,22 @@ func TestParseOverridesKeepOtherDefaults(t *testing.T) {
 	}
 }
 
+func TestParseOffersASubset(t *testing.T) {
+	got, err := Parse([]byte(header + "warehouses:\n  clusterSizes:\n  - {name: Small, workers: 4, dbuPerHour: 12}\nmodelServing:\n  workloadTypes:\n  - name: CPU\n"))
+	if err != nil {
+		t.Fatalf("a platform without GPUs and with one cluster size: %v", err)
+	}
+	if _, ok := got.ClusterSize("Medium"); ok {
+		t.Fatal("Medium is offered though the table lists only Small")
+	}
+	if _, ok := got.WorkloadType("GPU_SMALL"); ok {
+		t.Fatal("GPU_SMALL is offered though the table lists only CPU")
+	}
+	if got.Warehouses.TmpSizeLimit.String() != "20Gi" || got.ModelServing.TmpSizeLimit.String() != "1Gi" {
+		t.Fatalf("tmp size limits %s, %s; want the defaults 20Gi, 1Gi", &got.Warehouses.TmpSizeLimit, &got.ModelServing.TmpSizeLimit)
+	}
+}
+
 func TestParseRejectsBadInputNamingTheField(t *testing.T) {
 	tests := []struct {
 		name, doc string
@@ -57,7 +73,8 @@ func TestParseRejectsBadInputNamingTheField(t *testing.T) {
 		{"bad CIDR", header + "regions:\n- name: a\n  serverlessQuotaDBU: 1\n  stableEgressCIDRs: [10.0.0.0/40]\n", []string{"regions[0].stableEgressCIDRs[0]"}},
 		{"bad gateway CIDR", header + "regions:\n- name: a\n  serverlessQuotaDBU: 1\n  storageGatewayCIDRs:\n    S3: [nope]\n", []string{"regions[0].storageGatewayCIDRs[S3][0]"}},
 		{"bad date", header + "legacyStableIPsDecommissionDate: 25/05/2026\n", []string{"legacyStableIPsDecommissionDate", "YYYY-MM-DD"}},
-		{"missing cluster size", header + "warehouses:\n  clusterSizes:\n  - name: Small\n    workers: 4\n    dbuPerHour: 12\n", []string{"warehouses.clusterSizes", "2X-Small is missing"}},
+		{"unknown cluster size", header + "warehouses:\n  clusterSizes:\n  - name: Huge\n    workers: 4\n    dbuPerHour: 12\n", []string{"warehouses.clusterSizes[0].name", "Unsupported"}},
+		{"duplicate workload type", header + "modelServing:\n  workloadTypes:\n  - {name: CPU}\n  - {name: CPU}\n", []string{"modelServing.workloadTypes[1].name", "Duplicate"}},
 		{"zero workers", header + "warehouses:\n  clusterSizes:\n  - name: Small\n    workers: 0\n    dbuPerHour: 12\n", []string{"warehouses.clusterSizes[0].workers"}},
 		{"port clash", header + "warehouses:\n  port: 9090\n", []string{"warehouses.metricsPort"}},
 		{"tolerance", header + "autoscaling:\n  tolerance: 1.5\n", []string{"autoscaling.tolerance"}},

@@ -7,6 +7,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -126,6 +127,10 @@ type Warehouses struct {
 	// tpchScaleFactor is the TPC-H scale factor of warehouses whose spec.data names none.
 	// Default "0.01", the scale the engine image carries; "0" shows no TPC-H data.
 	TPCHScaleFactor string `json:"tpchScaleFactor,omitempty"`
+	// tmpSizeLimit bounds each warehouse pod's /tmp (an emptyDir): the kubelet evicts a pod
+	// that writes more. It holds generated TPC-H data and the engine's spill. Default 20Gi,
+	// enough to generate the largest scale a warehouse accepts (10).
+	TmpSizeLimit resource.Quantity `json:"tmpSizeLimit,omitempty"`
 }
 
 // WorkloadSizeSpec is the concurrency range of a workload size.
@@ -190,6 +195,9 @@ type ModelServing struct {
 	WorkloadSizes []WorkloadSizeSpec `json:"workloadSizes,omitempty"`
 	// workloadTypes maps each workload type to compute.
 	WorkloadTypes []WorkloadTypeSpec `json:"workloadTypes,omitempty"`
+	// tmpSizeLimit bounds each model pod's /tmp (an emptyDir), the only place a model container
+	// can write: the kubelet evicts a pod that writes more. Default 1Gi.
+	TmpSizeLimit resource.Quantity `json:"tmpSizeLimit,omitempty"`
 	// progressDeadline is how long a config change may take to become ready before it is
 	// declared failed. Default 10m.
 	ProgressDeadline metav1.Duration `json:"progressDeadline,omitempty"`

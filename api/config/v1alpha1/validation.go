@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"text/template"
 	"time"
@@ -97,13 +98,8 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 func validateWarehouses(w *Warehouses, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	sizes := path.Child("clusterSizes")
-	seen := sets.New[string]()
 	for i, s := range w.ClusterSizes {
 		p := sizes.Index(i)
-		if seen.Has(s.Name) {
-			errs = append(errs, field.Duplicate(p.Child("name"), s.Name))
-		}
-		seen.Insert(s.Name)
 		if s.Workers < 1 {
 			errs = append(errs, field.Invalid(p.Child("workers"), s.Workers, "must be at least 1"))
 		}
@@ -111,11 +107,10 @@ func validateWarehouses(w *Warehouses, path *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(p.Child("dbuPerHour"), s.DBUPerHour, "must be at least 1"))
 		}
 	}
-	for _, name := range []string{"2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large"} {
-		if !seen.Has(name) {
-			errs = append(errs, field.Required(sizes, "cluster size "+name+" is missing"))
-		}
-	}
+	// A platform may offer a subset of the sizes (warehouses of the others are Stalled), but
+	// only sizes the API knows.
+	errs = append(errs, offered(sizes, w.ClusterSizes, func(s ClusterSizeSpec) string { return s.Name },
+		"2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large")...)
 	for _, ch := range []string{"Current", "Preview"} {
 		if w.Images[ch] == "" {
 			errs = append(errs, field.Required(path.Child("images").Key(ch), "an engine image for the channel"))
@@ -166,31 +161,40 @@ func validateModelServing(m *ModelServing, path *field.Path) field.ErrorList {
 	if m.Sizing != SizingObserved && m.Sizing != SizingUtilization {
 		errs = append(errs, field.NotSupported(path.Child("sizing"), m.Sizing, []AutoscalerSizing{SizingObserved, SizingUtilization}))
 	}
-	sizes := sets.New[string]()
 	for i, s := range m.WorkloadSizes {
 		p := path.Child("workloadSizes").Index(i)
-		sizes.Insert(s.Name)
 		if s.MinConcurrency < 0 || s.MaxConcurrency < 1 || s.MinConcurrency > s.MaxConcurrency {
 			errs = append(errs, field.Invalid(p, fmt.Sprintf("%d-%d", s.MinConcurrency, s.MaxConcurrency),
 				"need 0 <= minConcurrency <= maxConcurrency and maxConcurrency >= 1"))
 		}
 	}
-	for _, name := range []string{"Small", "Medium", "Large"} {
-		if !sizes.Has(name) {
-			errs = append(errs, field.Required(path.Child("workloadSizes"), "workload size "+name+" is missing"))
-		}
-	}
-	types := sets.New[string]()
+	// A platform may offer a subset (one without GPUs leaves the GPU types out; endpoints that
+	// ask for them are Stalled), but only sizes and types the API knows.
+	errs = append(errs, offered(path.Child("workloadSizes"), m.WorkloadSizes, func(s WorkloadSizeSpec) string { return s.Name },
+		"Small", "Medium", "Large")...)
 	for i, t := range m.WorkloadTypes {
-		types.Insert(t.Name)
 		if t.GPUs < 0 {
 			errs = append(errs, field.Invalid(path.Child("workloadTypes").Index(i).Child("gpus"), t.GPUs, "must not be negative"))
 		}
 	}
-	for _, name := range []string{"CPU", "GPU_SMALL", "GPU_MEDIUM", "GPU_LARGE", "MULTIGPU_MEDIUM"} {
-		if !types.Has(name) {
-			errs = append(errs, field.Required(path.Child("workloadTypes"), "workload type "+name+" is missing"))
+	errs = append(errs, offered(path.Child("workloadTypes"), m.WorkloadTypes, func(t WorkloadTypeSpec) string { return t.Name },
+		"CPU", "GPU_SMALL", "GPU_MEDIUM", "GPU_LARGE", "MULTIGPU_MEDIUM")...)
+	return errs
+}
+
+// offered checks a table of offered sizes or types: each entry names one the API knows, once.
+func offered[T any](path *field.Path, entries []T, name func(T) string, known ...string) field.ErrorList {
+	var errs field.ErrorList
+	seen := sets.New[string]()
+	for i, e := range entries {
+		n := name(e)
+		switch {
+		case seen.Has(n):
+			errs = append(errs, field.Duplicate(path.Index(i).Child("name"), n))
+		case !slices.Contains(known, n):
+			errs = append(errs, field.NotSupported(path.Index(i).Child("name"), n, known))
 		}
+		seen.Insert(n)
 	}
 	return errs
 }
