@@ -47,7 +47,7 @@ type Options struct {
 
 // CacheOptions limits the manager's cache of the kinds the operator creates to the objects it
 // created (labelled managed-by serverlessplane): it never holds every Secret or Pod of the
-// cluster in memory.
+// cluster in memory, and it drops every object's managedFields.
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{computev1.LabelManagedBy: computev1.ManagedByValue})
 	byObject := map[client.Object]cache.ByObject{}
@@ -58,7 +58,9 @@ func CacheOptions() cache.Options {
 	} {
 		byObject[o] = cache.ByObject{Label: managed}
 	}
-	return cache.Options{ByObject: byObject}
+	// Server-side apply makes managedFields the largest part of most objects; nothing reads
+	// them from the cache, and an update without them keeps the server's.
+	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // SetupWithManager registers every reconciler and index with mgr.
