@@ -3,6 +3,7 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -104,6 +105,12 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		CA:                      authority,
 		Ledger:                  &warehouse.Ledger{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.Config.OperatorNamespace},
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&warehouse.LedgerRepair{
+		Client: mgr.GetClient(), Config: opts.Config, Period: time.Minute,
+		Ledger: &warehouse.Ledger{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.Config.OperatorNamespace},
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

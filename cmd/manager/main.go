@@ -29,12 +29,14 @@ func run() error {
 		configPath     string
 		metricsAddr    string
 		probeAddr      string
+		pprofAddr      string
 		leaderElection bool
 		workers        int
 	)
 	flag.StringVar(&configPath, "config", "", "Path of the OperatorConfig file; empty uses the defaults.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the liveness and readiness probes.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address of Go's pprof endpoints (/debug/pprof/); 0, the default, disables them.")
 	flag.BoolVar(&leaderElection, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Warehouses and model endpoints reconciled at once, per controller.")
 	zapOpts := zap.Options{}
@@ -58,6 +60,7 @@ func run() error {
 		Cache:                   controllers.CacheOptions(),
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElection,
 		LeaderElectionID:        "serverlessplane-operator",
 		LeaderElectionNamespace: cfg.OperatorNamespace,

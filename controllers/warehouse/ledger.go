@@ -2,7 +2,6 @@ package warehouse
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,7 +43,8 @@ func (l *Ledger) Read(ctx context.Context, reader client.Reader, region string) 
 		}
 		return nil, err
 	}
-	return quota.Decode(cm.Data)
+	held, _ := quota.Decode(cm.Data) // bad entries count for nothing until the repair drops them
+	return held, nil
 }
 
 // Update sets key's allocation to what decide returns for the current ledger, retrying on
@@ -69,12 +69,9 @@ func (l *Ledger) Update(ctx context.Context, region, key string, decide func(quo
 		} else if err != nil {
 			return err
 		}
-		ledger, err := quota.Decode(cm.Data)
-		if err != nil {
-			return fmt.Errorf("quota ledger %s: %w", name, err)
-		}
+		ledger, bad := quota.Decode(cm.Data)
 		granted = decide(ledger)
-		if ledger[key] == granted {
+		if ledger[key] == granted && len(bad) == 0 {
 			return nil
 		}
 		ledger[key] = granted

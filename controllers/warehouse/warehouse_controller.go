@@ -376,6 +376,19 @@ func (r *Reconciler) apply(ctx context.Context, wh *computev1.ServerlessWarehous
 		}
 		r.Recorder.Eventf(wh, nil, corev1.EventTypeNormal, "ClusterRemoved", "Scale", "removed cluster %s", id)
 	}
+	changed := map[string]bool{}
+	for _, ids := range [][]string{p.Restore, p.Drain, p.Delete} {
+		for _, id := range ids {
+			changed[id] = true
+		}
+	}
+	for id, d := range byID {
+		if !changed[id] {
+			if err := r.syncServing(ctx, wh, d); err != nil {
+				return err
+			}
+		}
+	}
 	if p.Create == 0 {
 		return nil
 	}
@@ -392,30 +405,11 @@ func (r *Reconciler) apply(ctx context.Context, wh *computev1.ServerlessWarehous
 	return nil
 }
 
-// setServing takes a cluster out of the warehouse Service (or puts it back) by relabelling its
-// pods, and records when its drain started on the Deployment.
+// setServing takes a cluster out of the warehouse Service (or puts it back): it records the
+// drain's start on the Deployment (or removes it) first, then labels the pods to match. The
+// Deployment is the record: a pass that stops between the two writes leaves pods that
+// syncServing puts right on the next one.
 func (r *Reconciler) setServing(ctx context.Context, wh *computev1.ServerlessWarehouse, d *appsv1.Deployment, serving bool) error {
-	pods := &corev1.PodList{}
-	if err := r.Client.List(ctx, pods, client.InNamespace(wh.Namespace), client.MatchingLabels{
-		computev1.LabelWarehouse: wh.Name, computev1.LabelCluster: d.Labels[computev1.LabelCluster],
-	}); err != nil {
-		return err
-	}
-	value := "false"
-	if serving {
-		value = "true"
-	}
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		if pod.Labels[LabelServing] == value {
-			continue
-		}
-		patch := client.MergeFrom(pod.DeepCopy())
-		pod.Labels[LabelServing] = value
-		if err := r.Client.Patch(ctx, pod, patch); client.IgnoreNotFound(err) != nil {
-			return err
-		}
-	}
 	patch := client.MergeFrom(d.DeepCopy())
 	if serving {
 		delete(d.Annotations, AnnotationDrainingSince)
@@ -425,7 +419,38 @@ func (r *Reconciler) setServing(ctx context.Context, wh *computev1.ServerlessWar
 		}
 		d.Annotations[AnnotationDrainingSince] = r.Clock.Now().UTC().Format(time.RFC3339)
 	}
-	return r.Client.Patch(ctx, d, patch)
+	if err := r.Client.Patch(ctx, d, patch); err != nil {
+		return err
+	}
+	return r.syncServing(ctx, wh, d)
+}
+
+// syncServing labels a cluster's pods as its Deployment says: in the warehouse Service unless
+// the Deployment records a drain. Every pass runs it for every cluster it keeps, so pods left
+// behind by an interrupted drain or restore, or started by a draining Deployment, are put right.
+func (r *Reconciler) syncServing(ctx context.Context, wh *computev1.ServerlessWarehouse, d *appsv1.Deployment) error {
+	pods := &corev1.PodList{}
+	if err := r.Client.List(ctx, pods, client.InNamespace(wh.Namespace), client.MatchingLabels{
+		computev1.LabelWarehouse: wh.Name, computev1.LabelCluster: d.Labels[computev1.LabelCluster],
+	}); err != nil {
+		return err
+	}
+	value := "true"
+	if _, draining := d.Annotations[AnnotationDrainingSince]; draining {
+		value = "false"
+	}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if pod.Labels[LabelServing] == value || !pod.DeletionTimestamp.IsZero() {
+			continue
+		}
+		patch := client.MergeFrom(pod.DeepCopy())
+		pod.Labels[LabelServing] = value
+		if err := r.Client.Patch(ctx, pod, patch); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyService applies the Service that fronts the warehouse's serving pods and returns the

@@ -34,7 +34,10 @@ Notes:
 
 - ` + "`regions[].serverlessQuotaDBU`" + ` caps the DBU/h of running serverless warehouse clusters of all
   workspaces in the region; the per-region ledger is a ConfigMap
-  ` + "`serverlessplane-quota-<region>`" + ` in the operator namespace.
+  ` + "`serverlessplane-quota-<region>`" + ` in the operator namespace. The operator repairs it
+  on every change and every minute: entries of warehouses that no longer exist (deleted without
+  their finalizer's pass) are released, entries that do not parse are dropped, every warehouse
+  holds at least what its clusters cost, and a deleted ledger is rebuilt from the live clusters.
 - ` + "`metrics.source`" + `: ` + "`Scrape`" + ` reads each ready workload pod's metrics port; ` + "`Prometheus`" + ` runs the
   query templates (over .Namespace, .Name and .Entity) against ` + "`metrics.prometheusURL`" + `, whose
   series must carry the labels ` + "`namespace`" + `, ` + "`warehouse`" + `/` + "`endpoint`" + `, ` + "`served_entity`" + ` and

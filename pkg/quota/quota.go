@@ -5,7 +5,8 @@
 package quota
 
 import (
-	"fmt"
+	"maps"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -52,19 +53,49 @@ func Encode(l Ledger) map[string]string {
 	return out
 }
 
-// Decode reads ConfigMap data written by Encode.
-func Decode(data map[string]string) (Ledger, error) {
-	l := Ledger{}
+// Decode reads ConfigMap data written by Encode. An entry that does not parse (the ledger was
+// edited or damaged) is left out and its key returned in bad: one bad entry must not stop the
+// accounting of every warehouse of the region.
+func Decode(data map[string]string) (l Ledger, bad []string) {
+	l = Ledger{}
 	for k, v := range data {
 		ns, name, ok := strings.Cut(k, ".")
-		if !ok {
-			return nil, fmt.Errorf("quota ledger key %q is not namespace.name", k)
-		}
 		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("quota ledger entry %q: %q is not a DBU/h amount", k, v)
+		if !ok || ns == "" || name == "" || err != nil || n < 0 {
+			bad = append(bad, k)
+			continue
 		}
 		l[Key(ns, name)] = n
 	}
-	return l, nil
+	sort.Strings(bad)
+	return l, bad
+}
+
+// Repair reconciles a ledger with what the region runs: live is the DBU/h of each warehouse's
+// existing clusters and exists says whether a warehouse still exists. An entry of a warehouse
+// that is gone is released (its finalizer may have been removed before it could release it),
+// and every warehouse holds at least what its clusters cost (an entry lost or edited down is
+// restored). An entry above a live warehouse's clusters is kept: it may reserve clusters about
+// to be created, and the warehouse settles it itself.
+func Repair(l, live Ledger, exists func(key string) bool) Ledger {
+	out := Ledger{}
+	for k, v := range l {
+		if exists(k) || live[k] > 0 {
+			out[k] = v
+		}
+	}
+	for k, v := range live {
+		out[k] = max(out[k], v)
+	}
+	for k, v := range out {
+		if v <= 0 {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// Equal reports whether two ledgers hold the same allocations.
+func Equal(a, b Ledger) bool {
+	return maps.Equal(a, b)
 }

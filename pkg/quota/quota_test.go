@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -36,9 +37,9 @@ func TestLedgerRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"team-a.bi": "24", "team-b.etl": "80"}, data); diff != "" {
 		t.Fatalf("encoded (-want +got):\n%s", diff)
 	}
-	back, err := Decode(data)
-	if err != nil {
-		t.Fatal(err)
+	back, bad := Decode(data)
+	if len(bad) != 0 {
+		t.Fatalf("bad entries %q in what Encode wrote", bad)
 	}
 	if diff := cmp.Diff(Ledger{"team-a/bi": 24, "team-b/etl": 80}, back); diff != "" {
 		t.Fatalf("decoded (-want +got):\n%s", diff)
@@ -46,10 +47,39 @@ func TestLedgerRoundTrip(t *testing.T) {
 	if got := back.Used("team-a/bi"); got != 80 {
 		t.Fatalf("Used = %d, want 80", got)
 	}
-	if _, err := Decode(map[string]string{"nodot": "3"}); err == nil {
-		t.Fatal("want an error for a key without a namespace")
+}
+
+func TestDecodeLeavesOutBadEntries(t *testing.T) {
+	got, bad := Decode(map[string]string{"a.b": "12", "nodot": "3", "c.d": "-3", "e.f": "lots", ".g": "4"})
+	if diff := cmp.Diff(Ledger{"a/b": 12}, got); diff != "" {
+		t.Fatalf("good entries (-want +got):\n%s", diff)
 	}
-	if _, err := Decode(map[string]string{"a.b": "-3"}); err == nil {
-		t.Fatal("want an error for a negative amount")
+	if diff := cmp.Diff([]string{".g", "c.d", "e.f", "nodot"}, bad); diff != "" {
+		t.Fatalf("bad keys (-want +got):\n%s", diff)
+	}
+}
+
+func TestRepair(t *testing.T) {
+	exists := func(keys ...string) func(string) bool {
+		return func(k string) bool { return slices.Contains(keys, k) }
+	}
+	tests := []struct {
+		name         string
+		ledger, live Ledger
+		exists       func(string) bool
+		want         Ledger
+	}{
+		{"consistent", Ledger{"a/x": 12}, Ledger{"a/x": 12}, exists("a/x"), Ledger{"a/x": 12}},
+		{"a warehouse deleted without its finalizer is released", Ledger{"a/x": 12, "a/gone": 24}, Ledger{"a/x": 12}, exists("a/x"), Ledger{"a/x": 12}},
+		{"a lost ledger is rebuilt from the live clusters", Ledger{}, Ledger{"a/x": 12, "b/y": 4}, exists("a/x", "b/y"), Ledger{"a/x": 12, "b/y": 4}},
+		{"an entry edited below the clusters' cost is restored", Ledger{"a/x": 1}, Ledger{"a/x": 12}, exists("a/x"), Ledger{"a/x": 12}},
+		{"a reservation above the live clusters is kept", Ledger{"a/x": 24}, Ledger{"a/x": 12}, exists("a/x"), Ledger{"a/x": 24}},
+		{"a new warehouse's reservation before its first cluster is kept", Ledger{"a/new": 12}, Ledger{}, exists("a/new"), Ledger{"a/new": 12}},
+		{"clusters of a warehouse being deleted still count", Ledger{}, Ledger{"a/x": 12}, exists(), Ledger{"a/x": 12}},
+	}
+	for _, tc := range tests {
+		if got := Repair(tc.ledger, tc.live, tc.exists); !Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

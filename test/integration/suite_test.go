@@ -32,8 +32,9 @@ const syncPeriod = 200 * time.Millisecond
 
 // Regions of the quota specs.
 const (
-	quotaRegion = "quota-test-1"
-	raceRegion  = "quota-race-1"
+	quotaRegion  = "quota-test-1"
+	raceRegion   = "quota-race-1"
+	ledgerRegion = "quota-ledger-1"
 )
 
 func TestIntegration(t *testing.T) {
@@ -53,7 +54,7 @@ var _ = BeforeSuite(func() {
 	cfg.Warehouses.ClusterSizes = slices.DeleteFunc(cfg.Warehouses.ClusterSizes, func(s configv1.ClusterSizeSpec) bool { return s.Name == string(computev1.ClusterSize4XLarge) })
 	cfg.ModelServing.WorkloadTypes = slices.DeleteFunc(cfg.ModelServing.WorkloadTypes, func(t configv1.WorkloadTypeSpec) bool { return t.Name == string(computev1.WorkloadMultiGPUMedium) })
 	// Regions with small serverless quotas, each for one spec: 24 DBU/h is two Small clusters.
-	for _, r := range []string{quotaRegion, raceRegion} {
+	for _, r := range []string{quotaRegion, raceRegion, ledgerRegion} {
 		cfg.Regions = append(cfg.Regions, configv1.Region{Name: r, Serverless: true, ServerlessQuotaDBU: 24,
 			StableEgressCIDRs: []string{"198.51.100.96/28"}})
 	}

@@ -3,6 +3,7 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -309,6 +310,26 @@ var _ = Describe("ServerlessWarehouse", func() {
 		}, 4*syncPeriod).Should(Succeed())
 	})
 
+	It("puts a cluster's pods back in the Service when a drain was interrupted before it was recorded", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("crash")).Obj())
+		wh := b.Warehouse(ns, "bi").Size(computev1.ClusterSize2XSmall).Clusters(2, 2).AutoStop(0).Obj()
+		setLoad(wh, 7, 7)
+		Expect(k8s.Create(ctx, wh)).To(Succeed())
+		expectState(wh, computev1.WarehouseRunning, 2)
+		d := clustersOf(Default, wh)[0]
+		Expect(d.Annotations).NotTo(HaveKey(warehouse.AnnotationDrainingSince))
+
+		By("a pod of a serving cluster out of the Service, as a pass stopped after relabelling it would leave it")
+		labels := maps.Clone(d.Spec.Template.Labels)
+		labels[warehouse.LabelServing] = "false"
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: d.Name + "-stranded", Labels: labels}, Spec: d.Spec.Template.Spec}
+		Expect(k8s.Create(ctx, pod)).To(Succeed())
+		Eventually(func(g Gomega) string {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(pod), pod)).To(Succeed())
+			return pod.Labels[warehouse.LabelServing]
+		}).Should(Equal("true"), "the Deployment records no drain, so its pods serve")
+	})
+
 	It("rolls clusters one at a time on a spec change, adding before removing", func(ctx SpecContext) {
 		ns := readyWorkspace(ctx, b.Workspace(framework.Name("roll")).Obj())
 		wh := b.Warehouse(ns, "bi").Size(computev1.ClusterSize2XSmall).Clusters(2, 2).AutoStop(0).Obj()
@@ -412,6 +433,34 @@ var _ = Describe("ServerlessWarehouse", func() {
 			}).Should(Succeed())
 		})
 
+		It("releases a warehouse deleted without its finalizer, and rebuilds a damaged or deleted ledger from the live clusters", func(ctx SpecContext) {
+			ns := readyWorkspace(ctx, b.Workspace(framework.Name("ledger")).Region(ledgerRegion).Obj())
+			keep := b.Warehouse(ns, "keep").Clusters(1, 1).AutoStop(0).Obj()
+			strip := b.Warehouse(ns, "strip").Clusters(1, 1).AutoStop(0).Obj()
+			Expect(k8s.Create(ctx, keep)).To(Succeed())
+			Expect(k8s.Create(ctx, strip)).To(Succeed())
+			held := func(g Gomega) quota.Ledger { return ledger(g, ledgerRegion) }
+			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12, quota.Key(ns, "strip"): 12}))
+
+			By("a workspace admin strips the finalizer and deletes a warehouse; garbage collection removes its clusters")
+			Expect(update(strip, func(w *computev1.ServerlessWarehouse) { w.Finalizers = nil })).To(Succeed())
+			Expect(k8s.Delete(ctx, strip)).To(Succeed())
+			Expect(k8s.DeleteAllOf(ctx, &appsv1.Deployment{}, client.InNamespace(ns), client.MatchingLabels{computev1.LabelWarehouse: "strip"})).To(Succeed())
+			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12}), "its quota is released")
+
+			By("an edit that damages the ledger")
+			cm := &corev1.ConfigMap{}
+			key := client.ObjectKey{Namespace: env.OperatorConfig.OperatorNamespace, Name: naming.QuotaLedger(ledgerRegion)}
+			Expect(k8s.Get(ctx, key, cm)).To(Succeed())
+			cm.Data = map[string]string{ns + ".keep": "lots", "stray": "7"}
+			Expect(k8s.Update(ctx, cm)).To(Succeed())
+			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12}), "rebuilt from the live clusters")
+
+			By("deleting the ledger")
+			Expect(k8s.Delete(ctx, cm)).To(Succeed())
+			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12}), "rebuilt from the live clusters")
+		})
+
 		It("keeps the ledger within the quota under concurrent reservations", func(ctx SpecContext) {
 			l := &warehouse.Ledger{Client: env.Client, Reader: env.Client, Namespace: env.OperatorConfig.OperatorNamespace}
 			region := "concurrency-" + framework.Name("r")
@@ -448,8 +497,8 @@ func ledger(g Gomega, region string) quota.Ledger {
 		return quota.Ledger{}
 	}
 	g.Expect(err).NotTo(HaveOccurred())
-	l, err := quota.Decode(cm.Data)
-	g.Expect(err).NotTo(HaveOccurred())
+	l, bad := quota.Decode(cm.Data)
+	g.Expect(bad).To(BeEmpty())
 	return l
 }
 
