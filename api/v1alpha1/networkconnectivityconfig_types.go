@@ -203,12 +203,20 @@ type NetworkConnectivityConfigStatus struct {
 	// +kubebuilder:validation:MaxItems=32
 	Rules []PrivateEndpointRuleStatus `json:"rules,omitempty"`
 
-	// boundWorkspaces are the workspaces that use this NCC, sorted by name.
+	// boundWorkspaces are the workspaces that use this NCC, sorted by name: the first
+	// MaxListedWorkspaces of them when more are bound (boundWorkspaceCount counts them all).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=1024
 	BoundWorkspaces []string `json:"boundWorkspaces,omitempty"`
+
+	// boundWorkspaceCount is how many workspaces use this NCC.
+	// +optional
+	BoundWorkspaceCount int32 `json:"boundWorkspaceCount,omitempty"`
 }
+
+// MaxListedWorkspaces is how many bound workspaces an NCC's status lists.
+const MaxListedWorkspaces = 1024
 
 // NetworkConnectivityConfig is a regional set of egress rules and private endpoints shared by
 // the workspaces bound to it, and the source of their stable egress IPs.
@@ -219,7 +227,7 @@ type NetworkConnectivityConfigStatus struct {
 // +kubebuilder:printcolumn:name="Region",type=string,JSONPath=`.spec.region`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
-// +kubebuilder:printcolumn:name="Workspaces",type=string,JSONPath=`.status.boundWorkspaces`
+// +kubebuilder:printcolumn:name="Workspaces",type=integer,JSONPath=`.status.boundWorkspaceCount`
 // +kubebuilder:printcolumn:name="Egress",type=string,JSONPath=`.status.egressCIDRs`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type NetworkConnectivityConfig struct {

@@ -43,7 +43,8 @@ type observation struct {
 func computeStatus(n *computev1.NetworkConnectivityConfig, obs observation, now, decommission time.Time) computev1.NetworkConnectivityConfigStatus {
 	st := *n.Status.DeepCopy()
 	st.ObservedGeneration = n.Generation
-	st.BoundWorkspaces = obs.bound
+	st.BoundWorkspaces = obs.bound[:min(len(obs.bound), computev1.MaxListedWorkspaces)]
+	st.BoundWorkspaceCount = int32(len(obs.bound))
 	st.EgressCIDRs, st.LegacyStableIPs = nil, nil
 	if obs.region != nil {
 		st.EgressCIDRs = slices.Clone(obs.region.StableEgressCIDRs)

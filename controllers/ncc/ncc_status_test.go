@@ -1,6 +1,7 @@
 package ncc
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/pkg/conditions"
 )
 
 func TestLegacyStableIPsAroundTheDecommissionDate(t *testing.T) {
@@ -68,5 +70,23 @@ func TestCheckRule(t *testing.T) {
 				t.Fatalf("checkRule = %+v", c)
 			}
 		})
+	}
+}
+
+func TestManyBoundWorkspaces(t *testing.T) {
+	cfg := configv1.Default()
+	n := &computev1.NetworkConnectivityConfig{Spec: computev1.NetworkConnectivityConfigSpec{Region: cfg.Regions[0].Name}}
+	var bound []string
+	for i := range 3000 {
+		bound = append(bound, fmt.Sprintf("workspace-with-a-long-name-%05d", i))
+	}
+	st := computeStatus(n, observation{region: &cfg.Regions[0], bound: bound, deleting: true}, time.Now(), cfg.DecommissionTime())
+	if len(st.BoundWorkspaces) != computev1.MaxListedWorkspaces || st.BoundWorkspaceCount != 3000 {
+		t.Fatalf("%d listed, count %d; want %d listed of 3000", len(st.BoundWorkspaces), st.BoundWorkspaceCount, computev1.MaxListedWorkspaces)
+	}
+	for _, c := range st.Conditions {
+		if len(c.Message) > conditions.MaxMessage {
+			t.Fatalf("condition %s has a %d-byte message, over the API's %d", c.Type, len(c.Message), conditions.MaxMessage)
+		}
 	}
 }

@@ -11,10 +11,14 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 )
 
-// Set sets a condition; its transition time changes only when its status does.
+// MaxMessage is the longest condition message the API accepts.
+const MaxMessage = 32768
+
+// Set sets a condition; its transition time changes only when its status does. A message
+// longer than the API accepts is truncated: a list of names must not make the status write fail.
 func Set(conds *[]metav1.Condition, typ string, status metav1.ConditionStatus, reason, message string, generation int64, now time.Time) {
 	meta.SetStatusCondition(conds, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: message,
+		Type: typ, Status: status, Reason: reason, Message: Truncate(message, MaxMessage),
 		ObservedGeneration: generation, LastTransitionTime: metav1.NewTime(now.Truncate(time.Second)),
 	})
 }

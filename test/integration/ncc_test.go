@@ -38,6 +38,7 @@ var _ = Describe("NetworkConnectivityConfig", func() {
 		Eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(n), n)).To(Succeed())
 			g.Expect(n.Status.BoundWorkspaces).To(ConsistOf(a.Name, c.Name))
+			g.Expect(n.Status.BoundWorkspaceCount).To(BeEquivalentTo(2))
 			g.Expect(n.Status.Rules).To(HaveLen(2))
 			for _, r := range n.Status.Rules {
 				g.Expect(r.ConnectionState).To(Equal(computev1.ConnectionEstablished), r.Message)
