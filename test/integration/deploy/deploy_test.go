@@ -132,6 +132,43 @@ var _ = Describe("config/default", Ordered, func() {
 		Expect(bind(naming.WorkspaceAdminClusterRole)).To(Succeed())
 	})
 
+	It("confines the operator's writes to the workspace namespaces it created and its own namespace", func(ctx SpecContext) {
+		sa := []string{"system:serviceaccounts", "system:serviceaccounts:serverlessplane-system"}
+		op := as(OperatorUser, sa...)
+		confined := MatchError(ContainSubstring("writes only in the workspace namespaces it created"))
+		configMap := func(ns string) *corev1.ConfigMap {
+			return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: framework.Name("probe")}}
+		}
+		plain := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: framework.Name("team-apps")}}
+		Expect(k8s.Create(ctx, plain)).To(Succeed())
+
+		By("RBAC allows each of these writes; the admission policy refuses those outside its namespaces")
+		for _, ns := range []string{"kube-system", "default", plain.Name} {
+			Expect(can(ctx, OperatorUser, sa, "create", "", "configmaps", "", ns)).To(BeTrue(), "RBAC alone would allow it in %s", ns)
+			Expect(op.Create(ctx, configMap(ns), client.DryRunAll)).To(confined, "a ConfigMap in %s", ns)
+		}
+		dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "miner"}, Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "miner"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "miner"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "miner", Image: "miner"}}},
+			},
+		}}
+		Expect(op.Create(ctx, dep, client.DryRunAll)).To(confined, "a Deployment in kube-system")
+		Expect(op.Create(ctx, configMap(ws.Name), client.DryRunAll)).To(Succeed(), "its workspace namespace")
+		Expect(op.Create(ctx, configMap("serverlessplane-system"), client.DryRunAll)).To(Succeed(), "its own namespace")
+
+		By("it cannot take a namespace by labelling it, nor create one that is not a workspace's")
+		kubeSystem := &corev1.Namespace{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: "kube-system"}, kubeSystem)).To(Succeed())
+		patch := client.MergeFrom(kubeSystem.DeepCopy())
+		kubeSystem.Labels[computev1.LabelManagedBy] = computev1.ManagedByValue
+		Expect(op.Patch(ctx, kubeSystem, patch, client.DryRunAll)).To(confined)
+		Expect(op.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: framework.Name("rogue")}}, client.DryRunAll)).To(confined)
+		Expect(op.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: framework.Name("ours"),
+			Labels: map[string]string{computev1.LabelManagedBy: computev1.ManagedByValue}}}, client.DryRunAll)).To(Succeed())
+	})
+
 	It("lets a workspace admin manage warehouses and endpoints in its workspace, and nothing more", func(ctx SpecContext) {
 		alice := as("alice")
 		wh := b.Warehouse(ws.Name, framework.Name("adhoc")).Obj()
