@@ -69,20 +69,12 @@ func replicaBounds(e *computev1.ServedEntity, cfg *configv1.OperatorConfig) boun
 func unconfigured(ep *computev1.ModelEndpoint, cfg *configv1.OperatorConfig) string {
 	for i, e := range ep.Spec.ServedEntities {
 		if _, ok := cfg.WorkloadType(string(e.WorkloadType)); !ok {
-			names := make([]string, 0, len(cfg.ModelServing.WorkloadTypes))
-			for _, t := range cfg.ModelServing.WorkloadTypes {
-				names = append(names, t.Name)
-			}
 			return fmt.Sprintf("spec.servedEntities[%d].workloadType %q is not a workload type of the operator configuration (%s); nothing is changed. Set it to one of those, or add it to the configuration's modelServing.workloadTypes",
-				i, e.WorkloadType, strings.Join(names, ", "))
+				i, e.WorkloadType, strings.Join(cfg.WorkloadTypeNames(), ", "))
 		}
 		if _, ok := cfg.WorkloadSize(string(e.WorkloadSize)); !ok {
-			names := make([]string, 0, len(cfg.ModelServing.WorkloadSizes))
-			for _, s := range cfg.ModelServing.WorkloadSizes {
-				names = append(names, s.Name)
-			}
 			return fmt.Sprintf("spec.servedEntities[%d].workloadSize %q is not a workload size of the operator configuration (%s); nothing is changed. Set it to one of those, or add it to the configuration's modelServing.workloadSizes",
-				i, e.WorkloadSize, strings.Join(names, ", "))
+				i, e.WorkloadSize, strings.Join(cfg.WorkloadSizeNames(), ", "))
 		}
 	}
 	return ""

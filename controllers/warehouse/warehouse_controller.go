@@ -181,7 +181,7 @@ func (r *Reconciler) checkRequirements(ctx context.Context, wh *computev1.Server
 	case !ok:
 		obs.stalledReason = ReasonClusterSizeNotConfigured
 		obs.stalledMessage = fmt.Sprintf("spec.clusterSize %q is not a cluster size of the operator configuration (%s); nothing is placed and running clusters are stopped. Set spec.clusterSize to one of those, or add it to the configuration's warehouses.clusterSizes",
-			wh.Spec.ClusterSize, clusterSizeNames(r.Config))
+			wh.Spec.ClusterSize, sortedIDs(r.Config.ClusterSizeNames()))
 	case !region.Serverless:
 		obs.stalledReason = ReasonRequirementsNotMet
 		obs.stalledMessage = fmt.Sprintf("region %s does not support serverless SQL warehouses; nothing is placed. Use a workspace in a region that does (%s)",
@@ -704,14 +704,6 @@ func serverlessRegions(cfg *configv1.OperatorConfig) string {
 		if r.Serverless {
 			names = append(names, r.Name)
 		}
-	}
-	return sortedIDs(names)
-}
-
-func clusterSizeNames(cfg *configv1.OperatorConfig) string {
-	names := make([]string, 0, len(cfg.Warehouses.ClusterSizes))
-	for _, s := range cfg.Warehouses.ClusterSizes {
-		names = append(names, s.Name)
 	}
 	return sortedIDs(names)
 }

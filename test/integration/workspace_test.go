@@ -122,14 +122,7 @@ var _ = Describe("Workspace", func() {
 		expectKStatus(ws, status.FailedStatus)
 		Expect(ws.Status.Namespace).To(BeEmpty())
 
-		Consistently(func(g Gomega) {
-			got := &corev1.Namespace{}
-			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ns), got)).To(Succeed())
-			g.Expect(got.ResourceVersion).To(Equal(rv), "the namespace is not changed")
-			policies := &networkingv1.NetworkPolicyList{}
-			g.Expect(k8s.List(ctx, policies, client.InNamespace(name))).To(Succeed())
-			g.Expect(policies.Items).To(BeEmpty(), "nothing is created in it")
-		}).Should(Succeed())
+		expectUntouched(ns.Name, rv)
 
 		Expect(k8s.Delete(ctx, ws)).To(Succeed())
 		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(ws), ws)) }).Should(BeTrue())
@@ -157,14 +150,7 @@ var _ = Describe("Workspace", func() {
 		c := expectCondition(ws, computev1.ConditionStalled, metav1.ConditionTrue, workspace.ReasonNamespaceConflict)
 		Expect(c.Message).To(ContainSubstring("was not created for this workspace"))
 		Expect(ws.Status.Namespace).To(BeEmpty())
-		Consistently(func(g Gomega) {
-			got := &corev1.Namespace{}
-			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(forged), got)).To(Succeed())
-			g.Expect(got.ResourceVersion).To(Equal(rv), "the namespace is not changed")
-			policies := &networkingv1.NetworkPolicyList{}
-			g.Expect(k8s.List(ctx, policies, client.InNamespace(name))).To(Succeed())
-			g.Expect(policies.Items).To(BeEmpty(), "nothing is created in it")
-		}).Should(Succeed())
+		expectUntouched(name, rv)
 		Expect(k8s.Delete(ctx, ws)).To(Succeed())
 	})
 
@@ -247,4 +233,17 @@ func ptrs[T any](items []T) []*T {
 		out[i] = &items[i]
 	}
 	return out
+}
+
+// expectUntouched checks that the namespace name keeps resourceVersion rv and that the operator
+// creates nothing in it.
+func expectUntouched(name, rv string) {
+	ConsistentlyWithOffset(1, func(g Gomega) {
+		got := &corev1.Namespace{}
+		g.Expect(k8s.Get(bg(), client.ObjectKey{Name: name}, got)).To(Succeed())
+		g.Expect(got.ResourceVersion).To(Equal(rv), "the namespace is not changed")
+		policies := &networkingv1.NetworkPolicyList{}
+		g.Expect(k8s.List(bg(), policies, client.InNamespace(name))).To(Succeed())
+		g.Expect(policies.Items).To(BeEmpty(), "nothing is created in it")
+	}).Should(Succeed())
 }

@@ -60,6 +60,29 @@ func (c *OperatorConfig) RegionNames() []string {
 	return names
 }
 
+// ClusterSizeNames lists the offered cluster sizes, in configuration order.
+func (c *OperatorConfig) ClusterSizeNames() []string {
+	return names(c.Warehouses.ClusterSizes, func(s ClusterSizeSpec) string { return s.Name })
+}
+
+// WorkloadSizeNames lists the offered workload sizes, in configuration order.
+func (c *OperatorConfig) WorkloadSizeNames() []string {
+	return names(c.ModelServing.WorkloadSizes, func(s WorkloadSizeSpec) string { return s.Name })
+}
+
+// WorkloadTypeNames lists the offered workload types, in configuration order.
+func (c *OperatorConfig) WorkloadTypeNames() []string {
+	return names(c.ModelServing.WorkloadTypes, func(t WorkloadTypeSpec) string { return t.Name })
+}
+
+func names[T any](entries []T, name func(T) string) []string {
+	out := make([]string, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, name(e))
+	}
+	return out
+}
+
 // ClusterSize returns the table entry of a warehouse cluster size.
 func (c *OperatorConfig) ClusterSize(name string) (*ClusterSizeSpec, bool) {
 	for i := range c.Warehouses.ClusterSizes {
