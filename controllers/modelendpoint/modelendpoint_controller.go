@@ -300,18 +300,14 @@ func (r *Reconciler) target(ctx context.Context, ep *computev1.ModelEndpoint, en
 // policy is a served entity's autoscaling policy: replicas scale on in-flight requests against
 // the per-replica concurrency, within the workload size's bounds.
 func (r *Reconciler) policy(e *computev1.ServedEntity, b bounds) autoscaler.Policy {
-	a := r.Config.Autoscaling
-	return autoscaler.Policy{
-		Min: b.Min, Max: b.Max,
-		TargetPerReplica: float64(r.Config.ModelServing.ConcurrencyPerReplica), TargetUtilization: a.TargetUtilization,
-		Tolerance: a.Tolerance, StableWindow: a.StableWindow.Duration,
-		PanicWindow:    time.Duration(float64(a.StableWindow.Duration) * a.PanicWindowPercent / 100),
-		PanicThreshold: a.PanicThresholdPercent / 100,
-		ScaleUpPercent: a.ScaleUpLimitPercent, ScaleUpReplicas: a.ScaleUpLimitReplicas, ScaleUpPeriod: a.ScaleUpPeriod.Duration,
-		ScaleDownStabilization: r.Config.ModelServing.ScaleDownStabilization.Duration,
-		ScaleToZero:            e.ScaleToZero == computev1.ScaleToZeroEnabled, IdleGrace: a.ScaleToZeroGracePeriod.Duration,
-		Sizing: autoscaler.Sizing(r.Config.ModelServing.Sizing),
-	}
+	p := scalestate.BasePolicy(&r.Config.Autoscaling)
+	p.Min, p.Max = b.Min, b.Max
+	p.TargetPerReplica = float64(r.Config.ModelServing.ConcurrencyPerReplica)
+	// Served entities follow request load without a scale-down delay by default (the KPA's way).
+	p.ScaleDownStabilization = r.Config.ModelServing.ScaleDownStabilization.Duration
+	p.ScaleToZero = e.ScaleToZero == computev1.ScaleToZeroEnabled
+	p.Sizing = autoscaler.Sizing(r.Config.ModelServing.Sizing)
+	return p
 }
 
 // requeue is the autoscaling tick (faster for entities at zero), or the certificate renewal,
@@ -321,7 +317,7 @@ func (r *Reconciler) requeue(obs observation, renewAt time.Time) ctrl.Result {
 		return ctrl.Result{}
 	}
 	after := r.Config.ModelServing.SyncPeriod.Duration
-	if _, disabled := r.Metrics.(metrics.None); disabled {
+	if !r.Metrics.Enabled() {
 		after = time.Hour
 	}
 	for _, v := range obs.entities {

@@ -563,19 +563,13 @@ func (r *Reconciler) target(ctx context.Context, wh *computev1.ServerlessWarehou
 // policy is the warehouse's autoscaling policy: clusters scale on running plus queued queries,
 // stop after autoStopMinutes idle, and a long queue wait adds a cluster.
 func (r *Reconciler) policy(wh *computev1.ServerlessWarehouse) autoscaler.Policy {
-	a := r.Config.Autoscaling
+	p := scalestate.BasePolicy(&r.Config.Autoscaling)
 	stop := autoStop(wh)
-	return autoscaler.Policy{
-		Min: wh.Spec.MinClusters, Max: wh.Spec.MaxClusters,
-		TargetPerReplica: float64(r.Config.Warehouses.TargetQueriesPerCluster), TargetUtilization: a.TargetUtilization,
-		Tolerance: a.Tolerance, StableWindow: a.StableWindow.Duration,
-		PanicWindow:    time.Duration(float64(a.StableWindow.Duration) * a.PanicWindowPercent / 100),
-		PanicThreshold: a.PanicThresholdPercent / 100,
-		ScaleUpPercent: a.ScaleUpLimitPercent, ScaleUpReplicas: a.ScaleUpLimitReplicas, ScaleUpPeriod: a.ScaleUpPeriod.Duration,
-		ScaleDownStabilization: a.ScaleDownStabilization.Duration,
-		ScaleToZero:            stop > 0, IdleGrace: stop,
-		QueueWaitThreshold: r.Config.Warehouses.QueueWaitThreshold.Duration,
-	}
+	p.Min, p.Max = wh.Spec.MinClusters, wh.Spec.MaxClusters
+	p.TargetPerReplica = float64(r.Config.Warehouses.TargetQueriesPerCluster)
+	p.ScaleToZero, p.IdleGrace = stop > 0, stop
+	p.QueueWaitThreshold = r.Config.Warehouses.QueueWaitThreshold.Duration
+	return p
 }
 
 // requeue is the autoscaling tick: a stopped warehouse looks for queued queries more often.
@@ -583,7 +577,7 @@ func (r *Reconciler) requeue(obs observation) ctrl.Result {
 	if obs.stalledReason != "" || obs.waiting != "" {
 		return ctrl.Result{}
 	}
-	if _, disabled := r.Metrics.(metrics.None); disabled && obs.desired == obs.clusters {
+	if !r.Metrics.Enabled() && obs.desired == obs.clusters {
 		return ctrl.Result{}
 	}
 	if obs.clusters == 0 && obs.wanted == 0 {

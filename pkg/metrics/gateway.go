@@ -165,3 +165,6 @@ func GatewayEndpoints(reader client.Reader, namespace, service string, ttl time.
 		return pods, nil
 	}
 }
+
+// Enabled is true: the source reads load.
+func (g *Gateway) Enabled() bool { return true }

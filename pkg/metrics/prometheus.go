@@ -145,3 +145,6 @@ func (p *Prometheus) query(ctx context.Context, tmpl *template.Template, t Targe
 	}
 	return out, nil
 }
+
+// Enabled is true: the source reads load.
+func (p *Prometheus) Enabled() bool { return true }

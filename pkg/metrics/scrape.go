@@ -191,3 +191,6 @@ func gauge(families map[string]*dto.MetricFamily, name string) float64 {
 	}
 	return total
 }
+
+// Enabled is true: the source reads load.
+func (s *Scrape) Enabled() bool { return true }

@@ -58,6 +58,9 @@ type Source interface {
 	Warehouse(ctx context.Context, t Target) (WarehouseLoad, error)
 	// InFlight returns the requests in flight at a served entity.
 	InFlight(ctx context.Context, t Target) (float64, error)
+	// Enabled says whether the source reads load at all: without one, counts stay at their
+	// minimum and nothing needs the autoscaling tick.
+	Enabled() bool
 }
 
 // None is the source of metrics.source None.
@@ -70,3 +73,6 @@ func (None) Warehouse(context.Context, Target) (WarehouseLoad, error) {
 
 // InFlight always fails with ErrDisabled.
 func (None) InFlight(context.Context, Target) (float64, error) { return 0, ErrDisabled }
+
+// Enabled is false: metrics.source None reads no load.
+func (None) Enabled() bool { return false }

@@ -23,6 +23,7 @@ import (
 	"knative.dev/serving/pkg/autoscaler/scaling"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	"github.com/serverlessplane/operator/internal/scalestate"
 	"github.com/serverlessplane/operator/pkg/autoscaler"
 )
 
@@ -46,27 +47,18 @@ func (o *Ours) LastReason() string { return o.reason }
 // empty sizing is the default configuration's.
 func NewOurs(p Params, tick time.Duration, sizing configv1.AutoscalerSizing) *Ours {
 	cfg := configv1.Default()
-	a := cfg.Autoscaling
 	label := fmt.Sprintf("serverlessplane (%s tick)", tick)
 	if sizing == "" {
 		sizing = cfg.ModelServing.Sizing
 	} else {
 		label = fmt.Sprintf("serverlessplane, sizing %s (%s tick)", sizing, tick)
 	}
-	return &Ours{
-		tick: tick, label: label,
-		state: autoscaler.State{LastActive: Start},
-		policy: autoscaler.Policy{
-			Min: 0, Max: p.MaxReplicas, TargetPerReplica: p.Capacity, TargetUtilization: p.Utilization,
-			Tolerance: a.Tolerance, StableWindow: a.StableWindow.Duration,
-			PanicWindow:    time.Duration(float64(a.StableWindow.Duration) * a.PanicWindowPercent / 100),
-			PanicThreshold: a.PanicThresholdPercent / 100,
-			ScaleUpPercent: a.ScaleUpLimitPercent, ScaleUpReplicas: a.ScaleUpLimitReplicas, ScaleUpPeriod: a.ScaleUpPeriod.Duration,
-			ScaleDownStabilization: cfg.ModelServing.ScaleDownStabilization.Duration,
-			ScaleToZero:            true, IdleGrace: a.ScaleToZeroGracePeriod.Duration,
-			Sizing: autoscaler.Sizing(sizing),
-		},
-	}
+	// The policy the model endpoint controller gives a served entity that may scale to zero.
+	policy := scalestate.BasePolicy(&cfg.Autoscaling)
+	policy.Min, policy.Max, policy.TargetPerReplica, policy.TargetUtilization = 0, p.MaxReplicas, p.Capacity, p.Utilization
+	policy.ScaleDownStabilization = cfg.ModelServing.ScaleDownStabilization.Duration
+	policy.ScaleToZero, policy.Sizing = true, autoscaler.Sizing(sizing)
+	return &Ours{tick: tick, label: label, state: autoscaler.State{LastActive: Start}, policy: policy}
 }
 
 func (o *Ours) Name() string        { return o.label }

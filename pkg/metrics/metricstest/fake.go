@@ -86,3 +86,6 @@ func (f *Fake) InFlight(_ context.Context, t metrics.Target) (float64, error) {
 
 // Fake is a metrics.Source.
 var _ metrics.Source = (*Fake)(nil)
+
+// Enabled is true: the source reads load.
+func (f *Fake) Enabled() bool { return true }
