@@ -242,10 +242,8 @@ func Decide(p Policy, s *State, in Input) Decision {
 		s.PanicPeak = 0
 	}
 
-	if p.QueueWaitThreshold > 0 && latest.QueueWait >= p.QueueWaitThreshold && desired <= in.Current {
-		desired = in.Current + 1
-		reason = fmt.Sprintf("oldest queued query waited %s (threshold %s): adding a cluster",
-			latest.QueueWait.Round(time.Second), p.QueueWaitThreshold)
+	if d, r, ok := queueWaited(p, latest, desired, in.Current); ok {
+		desired, reason = d, r
 	}
 
 	if desired < in.Current && !panicking {
@@ -270,10 +268,8 @@ func decideWithObserved(p Policy, s *State, in Input, floor int32, stable float6
 	desired, reason := decideObserved(p, s, in.Now, in.Current)
 	s.remember(in.Now, desired)
 	latest := s.Samples[len(s.Samples)-1]
-	if p.QueueWaitThreshold > 0 && latest.QueueWait >= p.QueueWaitThreshold && desired <= in.Current {
-		desired = in.Current + 1
-		reason = fmt.Sprintf("oldest queued query waited %s (threshold %s): adding a cluster",
-			latest.QueueWait.Round(time.Second), p.QueueWaitThreshold)
+	if d, r, ok := queueWaited(p, latest, desired, in.Current); ok {
+		desired, reason = d, r
 	}
 	if desired < in.Current {
 		if held := s.highestSince(in.Now.Add(-p.ScaleDownStabilization)); held > desired {
@@ -387,4 +383,14 @@ func ceilDiv(load, target float64) int32 {
 		return 0
 	}
 	return int32(math.Ceil(load/target - 1e-9))
+}
+
+// queueWaited is the queue-wait rule of both sizings: while the oldest queued item has waited
+// past the threshold and nothing else adds a replica, one is added.
+func queueWaited(p Policy, latest Sample, desired, current int32) (int32, string, bool) {
+	if p.QueueWaitThreshold <= 0 || latest.QueueWait < p.QueueWaitThreshold || desired > current {
+		return desired, "", false
+	}
+	return current + 1, fmt.Sprintf("oldest queued item waited %s (threshold %s): adding a replica",
+		latest.QueueWait.Round(time.Second), p.QueueWaitThreshold), true
 }

@@ -74,6 +74,8 @@ func TestDecide(t *testing.T) {
 	autoStop.ScaleToZero, autoStop.IdleGrace = true, 10*time.Minute
 	queue := policy()
 	queue.QueueWaitThreshold = 30 * sec
+	queueObserved := queue
+	queueObserved.Sizing = SizingObserved
 	noPanic := policy()
 	noPanic.PanicThreshold = 0
 
@@ -167,7 +169,11 @@ func TestDecide(t *testing.T) {
 			},
 		},
 		{
-			name: "a long queue wait adds a cluster", policy: queue, lastActive: t0,
+			name: "a long queue wait adds a replica", policy: queue, lastActive: t0,
+			steps: []step{{at: 60 * sec, loads: repeat(14, 60), wait: 45 * sec, current: 2, want: 3, reason: "waited 45s"}},
+		},
+		{
+			name: "a long queue wait adds a replica with observed sizing too", policy: queueObserved, lastActive: t0,
 			steps: []step{{at: 60 * sec, loads: repeat(14, 60), wait: 45 * sec, current: 2, want: 3, reason: "waited 45s"}},
 		},
 		{
