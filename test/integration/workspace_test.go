@@ -102,7 +102,9 @@ var _ = Describe("Workspace", func() {
 			}).Should(BeTrue(), "%T %s", o, o.GetName())
 		}
 
-		By("deleting the workspace hands its namespace to garbage collection")
+		// envtest runs no garbage collector: that it removes the namespace the workspace controls
+		// (checked above) is proven in test/e2e (deleteSamples). Here: nothing holds the deletion.
+		By("deleting the workspace waits for no finalizer of the operator")
 		Expect(k8s.Delete(ctx, ws)).To(Succeed())
 		Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(ws), ws)) }).Should(BeTrue())
 	})
