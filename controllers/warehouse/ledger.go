@@ -58,7 +58,7 @@ func (l *Ledger) Update(ctx context.Context, region, key string, decide func(quo
 		if apierrors.IsNotFound(err) {
 			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
 				Namespace: name.Namespace, Name: name.Name,
-				Labels: map[string]string{computev1.LabelManagedBy: computev1.ManagedByValue, LabelRegion: region},
+				Labels: ledgerLabels(region),
 			}}
 			if err := l.Client.Create(ctx, cm); err != nil {
 				if apierrors.IsAlreadyExists(err) {
@@ -82,4 +82,9 @@ func (l *Ledger) Update(ctx context.Context, region, key string, decide func(quo
 		return l.Client.Update(ctx, cm)
 	})
 	return granted, err
+}
+
+// ledgerLabels are the labels of a region's ledger: they put it in the operator's cache.
+func ledgerLabels(region string) map[string]string {
+	return map[string]string{computev1.LabelManagedBy: computev1.ManagedByValue, LabelRegion: region}
 }

@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"context"
+	"maps"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -63,7 +64,7 @@ func (r *LedgerRepair) Reconcile(ctx context.Context, req reconcile.Request) (ct
 		}
 		held, bad := quota.Decode(cm.Data)
 		repaired := quota.Repair(held, live, exists.Has)
-		if len(bad) == 0 && quota.Equal(held, repaired) {
+		if len(bad) == 0 && maps.Equal(held, repaired) {
 			return nil
 		}
 		log.FromContext(ctx).Info("repairing the quota ledger", "region", region, "held", held, "badEntries", bad, "repaired", repaired)
@@ -75,7 +76,7 @@ func (r *LedgerRepair) Reconcile(ctx context.Context, req reconcile.Request) (ct
 		if cm.Labels == nil {
 			cm.Labels = map[string]string{}
 		}
-		cm.Labels[computev1.LabelManagedBy], cm.Labels[LabelRegion] = computev1.ManagedByValue, region
+		maps.Copy(cm.Labels, ledgerLabels(region))
 		if !missing {
 			return r.Client.Update(ctx, cm)
 		}

@@ -5,7 +5,6 @@
 package quota
 
 import (
-	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,9 +92,4 @@ func Repair(l, live Ledger, exists func(key string) bool) Ledger {
 		}
 	}
 	return out
-}
-
-// Equal reports whether two ledgers hold the same allocations.
-func Equal(a, b Ledger) bool {
-	return maps.Equal(a, b)
 }

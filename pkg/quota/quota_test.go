@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
@@ -78,7 +79,7 @@ func TestRepair(t *testing.T) {
 		{"clusters of a warehouse being deleted still count", Ledger{}, Ledger{"a/x": 12}, exists(), Ledger{"a/x": 12}},
 	}
 	for _, tc := range tests {
-		if got := Repair(tc.ledger, tc.live, tc.exists); !Equal(got, tc.want) {
+		if got := Repair(tc.ledger, tc.live, tc.exists); !maps.Equal(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}

@@ -109,7 +109,7 @@ func validateWarehouses(w *Warehouses, path *field.Path) field.ErrorList {
 	}
 	// A platform may offer a subset of the sizes (warehouses of the others are Stalled), but
 	// only sizes the API knows.
-	errs = append(errs, offered(sizes, w.ClusterSizes, func(s ClusterSizeSpec) string { return s.Name },
+	errs = append(errs, offered(sizes, names(w.ClusterSizes, func(s ClusterSizeSpec) string { return s.Name }),
 		"2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large")...)
 	for _, ch := range []string{"Current", "Preview"} {
 		if w.Images[ch] == "" {
@@ -170,24 +170,23 @@ func validateModelServing(m *ModelServing, path *field.Path) field.ErrorList {
 	}
 	// A platform may offer a subset (one without GPUs leaves the GPU types out; endpoints that
 	// ask for them are Stalled), but only sizes and types the API knows.
-	errs = append(errs, offered(path.Child("workloadSizes"), m.WorkloadSizes, func(s WorkloadSizeSpec) string { return s.Name },
+	errs = append(errs, offered(path.Child("workloadSizes"), names(m.WorkloadSizes, func(s WorkloadSizeSpec) string { return s.Name }),
 		"Small", "Medium", "Large")...)
 	for i, t := range m.WorkloadTypes {
 		if t.GPUs < 0 {
 			errs = append(errs, field.Invalid(path.Child("workloadTypes").Index(i).Child("gpus"), t.GPUs, "must not be negative"))
 		}
 	}
-	errs = append(errs, offered(path.Child("workloadTypes"), m.WorkloadTypes, func(t WorkloadTypeSpec) string { return t.Name },
+	errs = append(errs, offered(path.Child("workloadTypes"), names(m.WorkloadTypes, func(t WorkloadTypeSpec) string { return t.Name }),
 		"CPU", "GPU_SMALL", "GPU_MEDIUM", "GPU_LARGE", "MULTIGPU_MEDIUM")...)
 	return errs
 }
 
-// offered checks a table of offered sizes or types: each entry names one the API knows, once.
-func offered[T any](path *field.Path, entries []T, name func(T) string, known ...string) field.ErrorList {
+// offered checks the names of a table of offered sizes or types: each one the API knows, once.
+func offered(path *field.Path, got []string, known ...string) field.ErrorList {
 	var errs field.ErrorList
 	seen := sets.New[string]()
-	for i, e := range entries {
-		n := name(e)
+	for i, n := range got {
 		switch {
 		case seen.Has(n):
 			errs = append(errs, field.Duplicate(path.Index(i).Child("name"), n))
