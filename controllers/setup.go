@@ -93,7 +93,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	}
 	authority := &modelendpoint.Authority{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Config: opts.Config, Clock: opts.Clock,
-		Applier: apply.New(mgr.GetClient()),
+		Applier: apply.New(mgr.GetClient(), mgr.GetAPIReader(), apply.FieldManager("certificates")),
 	}
 	// The gateway's certificates exist before the first endpoint does: it starts with them.
 	if err := mgr.Add(authority); err != nil {

@@ -293,6 +293,7 @@ type ServerlessWarehouseStatus struct {
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 40 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS label of at most 40 characters starting with a letter: it names the warehouse's Service and clusters"
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || !self.metadata.name.startsWith('pe-')",optionalOldSelf=true,message="metadata.name must not start with 'pe-': the names pe-<rule> are the Services of the private endpoint rules in the workspace; choose another name"
 type ServerlessWarehouse struct {
 	metav1.TypeMeta `json:",inline"`
 	// metadata is the standard object metadata.

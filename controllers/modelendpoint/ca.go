@@ -48,9 +48,9 @@ type Authority struct {
 // but these change only with the CA or at renewal.
 const recheck = 5 * time.Minute
 
-// Ensure returns the CA, creating it on first use, and keeps the CA bundle ConfigMap and the
-// gateway's client certificate current in the operator namespace.
-func (a *Authority) Ensure(ctx context.Context) (certs.Pair, error) {
+// Ensure returns the CA, creating it on first use and rotating it when due, and keeps the CA
+// bundle ConfigMap and the gateway's certificates current in the operator namespace.
+func (a *Authority) Ensure(ctx context.Context) (certs.Authority, error) {
 	ca, err := a.load(ctx)
 	if err != nil {
 		return ca, err
@@ -58,14 +58,15 @@ func (a *Authority) Ensure(ctx context.Context) (certs.Pair, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.Clock.Now()
-	if bytes.Equal(a.checkedCA, ca.Cert) && now.Before(a.nextCheck) {
+	bundle := ca.Bundle()
+	if bytes.Equal(a.checkedCA, bundle) && now.Before(a.nextCheck) {
 		return ca, nil
 	}
 	renewAt, err := a.ensureOperatorObjects(ctx, ca, now)
 	if err != nil {
 		return ca, err
 	}
-	a.checkedCA, a.nextCheck = ca.Cert, now.Add(recheck)
+	a.checkedCA, a.nextCheck = bundle, now.Add(recheck)
 	if renewAt.Before(a.nextCheck) {
 		a.nextCheck = renewAt
 	}
@@ -95,11 +96,11 @@ func (a *Authority) Start(ctx context.Context) error {
 
 // ensureOperatorObjects applies the CA bundle and renews the gateway's client and serving
 // certificates when due, and returns when they will next be due.
-func (a *Authority) ensureOperatorObjects(ctx context.Context, ca certs.Pair, now time.Time) (time.Time, error) {
+func (a *Authority) ensureOperatorObjects(ctx context.Context, ca certs.Authority, now time.Time) (time.Time, error) {
 	ns := a.Config.OperatorNamespace
 	bundle := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: naming.CABundle, Namespace: ns},
-		Data:       map[string]string{"ca.crt": string(ca.Cert)},
+		Data:       map[string]string{servingcert.BundleKey: string(ca.Bundle())},
 	}
 	if _, err := a.Applier.Apply(ctx, bundle); err != nil {
 		return now, err
@@ -114,7 +115,10 @@ func (a *Authority) ensureOperatorObjects(ctx context.Context, ca certs.Pair, no
 		{naming.GatewayClientSecret, certs.Client, nil},
 		{naming.GatewayServingSecret, certs.Serving, gatewayNames},
 	} {
-		renewAt, err := a.ensureLeaf(ctx, ca, ns, want.secret, want.usage, want.names, now)
+		renewAt, _, err := servingcert.Ensure(ctx, a.Client, a.Applier, ca, servingcert.Request{
+			Namespace: ns, Secret: want.secret, Usage: want.usage, CommonName: GatewayClientName, DNSNames: want.names,
+			RenewBefore: a.Config.Certificates.RenewBefore.Duration, Validity: a.Config.Certificates.ServingValidity.Duration,
+		}, now)
 		if err != nil {
 			return now, err
 		}
@@ -125,64 +129,78 @@ func (a *Authority) ensureOperatorObjects(ctx context.Context, ca certs.Pair, no
 	return next, nil
 }
 
-// ensureLeaf keeps one of the gateway's certificates current in the operator namespace, and
-// returns when it is next due.
-func (a *Authority) ensureLeaf(ctx context.Context, ca certs.Pair, ns, secret string, usage certs.Usage, names []string, now time.Time) (time.Time, error) {
-	renewBefore := a.Config.Certificates.RenewBefore.Duration
-	current := &corev1.Secret{}
-	err := a.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: secret}, current)
-	if client.IgnoreNotFound(err) != nil {
-		return now, err
-	}
-	cert := current.Data[corev1.TLSCertKey]
-	if renew, _ := certs.Renewal(cert, ca.Cert, names, now, renewBefore); renew {
-		pair, err := certs.Issue(ca, usage, GatewayClientName, names, now, a.Config.Certificates.ServingValidity.Duration)
-		if err != nil {
-			return now, err
-		}
-		if _, err := a.Applier.Apply(ctx, servingcert.Secret(ns, secret, pair, ca)); err != nil {
-			return now, err
-		}
-		cert = pair.Cert
-	}
-	parsed, err := certs.ParseCert(cert)
-	if err != nil {
-		return now, err
-	}
-	return parsed.NotAfter.Add(-renewBefore), nil
+// Keys of the CA Secret besides tls.crt and tls.key (the CA that signs).
+const (
+	caNextCert     = "next.crt"
+	caNextKey      = "next.key"
+	caPreviousCert = "previous.crt"
+)
+
+// rotation is when the CA rotates, from the operator configuration.
+func (a *Authority) rotation() certs.Rotation {
+	c := a.Config.Certificates
+	return certs.Rotation{CommonName: "serverlessplane-ca", Validity: c.CAValidity.Duration,
+		Leaf: c.ServingValidity.Duration + c.RenewBefore.Duration, Overlap: c.CAOverlap.Duration}
 }
 
-// load reads the CA Secret, or creates it. Create, not apply: of two writers, one wins and
-// the other reads the winner's CA.
-func (a *Authority) load(ctx context.Context) (certs.Pair, error) {
+// load reads the CA Secret, or creates it, and writes the rotation steps that are due. Create,
+// not apply, and update at the resourceVersion read: of two writers, one wins and the other
+// reads the winner's CA.
+func (a *Authority) load(ctx context.Context) (certs.Authority, error) {
 	key := client.ObjectKey{Namespace: a.Config.OperatorNamespace, Name: naming.CASecret}
 	s := &corev1.Secret{}
 	err := a.Client.Get(ctx, key, s)
 	if apierrors.IsNotFound(err) {
 		err = a.Reader.Get(ctx, key, s)
 	}
-	if err == nil {
-		return certs.Pair{Cert: s.Data[corev1.TLSCertKey], Key: s.Data[corev1.TLSPrivateKeyKey]}, nil
+	if err != nil && !apierrors.IsNotFound(err) {
+		return certs.Authority{}, err
 	}
-	if !apierrors.IsNotFound(err) {
-		return certs.Pair{}, err
-	}
-	ca, err := certs.NewCA("serverlessplane-ca", a.Clock.Now(), a.Config.Certificates.CAValidity.Duration)
-	if err != nil {
+	found := err == nil
+	was := decodeCA(s)
+	ca, changes, err := a.rotation().Step(was, a.Clock.Now())
+	if err != nil || changes == "" {
 		return ca, err
 	}
-	s = &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: map[string]string{
+	if !found {
+		s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: map[string]string{
 			computev1.LabelManagedBy: computev1.ManagedByValue,
-		}},
-		Type: corev1.SecretTypeTLS,
-		Data: map[string][]byte{corev1.TLSCertKey: ca.Cert, corev1.TLSPrivateKeyKey: ca.Key},
-	}
-	if err := a.Client.Create(ctx, s); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return certs.Pair{}, fmt.Errorf("the CA was created concurrently; retrying: %w", err)
+		}}, Type: corev1.SecretTypeTLS}
+		encodeCA(s, ca)
+		if err := a.Client.Create(ctx, s); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return certs.Authority{}, fmt.Errorf("the CA was created concurrently; retrying: %w", err)
+			}
+			return certs.Authority{}, err
 		}
-		return certs.Pair{}, err
+		return ca, nil
 	}
+	s = s.DeepCopy()
+	encodeCA(s, ca)
+	if err := a.Client.Update(ctx, s); err != nil {
+		return certs.Authority{}, fmt.Errorf("rotating the CA (%s): %w", changes, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("rotated the CA", "changes", changes)
 	return ca, nil
+}
+
+// decodeCA reads the CA Secret's certificates; what is missing stays empty, for Step to judge.
+func decodeCA(s *corev1.Secret) certs.Authority {
+	ca := certs.Authority{Current: certs.Pair{Cert: s.Data[corev1.TLSCertKey], Key: s.Data[corev1.TLSPrivateKeyKey]},
+		Previous: s.Data[caPreviousCert]}
+	if cert, ok := s.Data[caNextCert]; ok {
+		ca.Next = &certs.Pair{Cert: cert, Key: s.Data[caNextKey]}
+	}
+	return ca
+}
+
+// encodeCA writes ca into the CA Secret's data.
+func encodeCA(s *corev1.Secret, ca certs.Authority) {
+	s.Data = map[string][]byte{corev1.TLSCertKey: ca.Current.Cert, corev1.TLSPrivateKeyKey: ca.Current.Key}
+	if ca.Next != nil {
+		s.Data[caNextCert], s.Data[caNextKey] = ca.Next.Cert, ca.Next.Key
+	}
+	if len(ca.Previous) > 0 {
+		s.Data[caPreviousCert] = ca.Previous
+	}
 }

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -142,7 +143,7 @@ func (r *Reconciler) reconcile(ctx context.Context, ep *computev1.ModelEndpoint)
 	if err := r.route(ctx, ep, &obs); err != nil {
 		return obs, renewAt, err
 	}
-	return obs, renewAt, r.removeEntities(ctx, ep, live, obs.rollout.Remove)
+	return obs, renewAt, r.removeEntities(ctx, ep, obs.order, obs.rollout.Remove)
 }
 
 // ensureCertificate keeps the endpoint's serving certificate (for every entity Service's DNS
@@ -158,7 +159,7 @@ func (r *Reconciler) ensureCertificate(ctx context.Context, ep *computev1.ModelE
 	}
 	bundle := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: caBundleName(ep), Namespace: ep.Namespace, Labels: map[string]string{computev1.LabelEndpoint: ep.Name}},
-		Data:       map[string]string{"ca.crt": string(ca.Cert)},
+		Data:       map[string]string{servingcert.BundleKey: string(ca.Bundle())},
 	}
 	if err := r.applier.ApplyOwned(ctx, ep, bundle); err != nil {
 		return time.Time{}, err
@@ -258,18 +259,26 @@ func (r *Reconciler) route(ctx context.Context, ep *computev1.ModelEndpoint, obs
 	return nil
 }
 
-// removeEntities deletes the objects of entities that left the spec and the route.
-func (r *Reconciler) removeEntities(ctx context.Context, ep *computev1.ModelEndpoint, live map[string]*appsv1.Deployment, names []string) error {
-	for _, name := range names {
-		objs := []client.Object{live[name], &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ep.Namespace, Name: naming.ServedEntity(ep.Name, name)}}}
-		if r.gatewayAPI {
-			objs = append(objs, &gatewayv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ep.Namespace, Name: naming.ServedEntity(ep.Name, name)}})
+// removeEntities deletes the objects of entities that left the spec and the route, and any
+// other object of the endpoint by a name it no longer uses (the names of an older release).
+// Only objects the endpoint controls are deleted.
+func (r *Reconciler) removeEntities(ctx context.Context, ep *computev1.ModelEndpoint, order, removed []string) error {
+	keep := sets.New(client.ObjectKey{Namespace: ep.Namespace, Name: naming.ServingCertificate(ep.Name)})
+	for _, name := range order {
+		if !slices.Contains(removed, name) {
+			keep.Insert(client.ObjectKey{Namespace: ep.Namespace, Name: naming.ServedEntity(ep.Name, name)})
 		}
-		for _, o := range objs {
-			if err := r.Client.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
-				return err
-			}
+	}
+	lists := []client.ObjectList{&appsv1.DeploymentList{}, &corev1.ServiceList{}, &corev1.SecretList{}}
+	if r.gatewayAPI {
+		lists = append(lists, &gatewayv1.BackendTLSPolicyList{})
+	}
+	for _, list := range lists {
+		if _, err := r.applier.Prune(ctx, ep, list, keep, client.InNamespace(ep.Namespace), client.MatchingLabels{computev1.LabelEndpoint: ep.Name}); err != nil {
+			return err
 		}
+	}
+	for _, name := range removed {
 		r.Recorder.Eventf(ep, nil, corev1.EventTypeNormal, "ServedEntityRemoved", "Route", "removed served entity %s: no traffic routes to it", name)
 	}
 	return nil
@@ -284,8 +293,11 @@ func (r *Reconciler) deployments(ctx context.Context, ep *computev1.ModelEndpoin
 	out := map[string]*appsv1.Deployment{}
 	for i := range list.Items {
 		d := &list.Items[i]
-		if metav1.IsControlledBy(d, ep) && d.DeletionTimestamp.IsZero() {
-			out[d.Labels[computev1.LabelServedEntity]] = d
+		// A Deployment by another name than its entity's is an older release's, pruned once
+		// the pass has applied the entity's own.
+		entity := d.Labels[computev1.LabelServedEntity]
+		if metav1.IsControlledBy(d, ep) && d.DeletionTimestamp.IsZero() && d.Name == naming.ServedEntity(ep.Name, entity) {
+			out[entity] = d
 		}
 	}
 	return out, nil
@@ -365,10 +377,13 @@ func (r *Reconciler) recordScaling(before, ep *computev1.ModelEndpoint) {
 	}
 }
 
+// fieldManager names the field manager of what this controller applies.
+const fieldManager = "modelendpoint"
+
 // SetupWithManager registers the reconciler: it watches endpoints, what they own, and the
 // workspaces they run in. Routes are watched when the Gateway API is installed at start.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.applier = apply.New(r.Client)
+	r.applier = apply.New(r.Client, mgr.GetAPIReader(), apply.FieldManager(fieldManager))
 	r.gatewayAPI = gatewayAPIInstalled(mgr.GetRESTMapper())
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&computev1.ModelEndpoint{}).

@@ -5,13 +5,13 @@ package ncc
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -106,7 +106,7 @@ func (r *Reconciler) reconcile(ctx context.Context, n *computev1.NetworkConnecti
 		rule := &n.Spec.PrivateEndpointRules[i]
 		obs.checks[rule.Name] = checkRule(n.Spec.Region, rule)
 	}
-	keep := map[string]bool{}
+	keep := sets.New[client.ObjectKey]()
 	if region != nil {
 		for _, ns := range namespaces {
 			for i := range n.Spec.PrivateEndpointRules {
@@ -150,7 +150,7 @@ func (r *Reconciler) boundWorkspaces(ctx context.Context, n *computev1.NetworkCo
 
 // applyRule applies a rule's Service, EndpointSlices and egress policy in one namespace and
 // records their keys in keep.
-func (r *Reconciler) applyRule(ctx context.Context, n *computev1.NetworkConnectivityConfig, ns string, rule *computev1.PrivateEndpointRule, keep map[string]bool) error {
+func (r *Reconciler) applyRule(ctx context.Context, n *computev1.NetworkConnectivityConfig, ns string, rule *computev1.PrivateEndpointRule, keep sets.Set[client.ObjectKey]) error {
 	m := materialize(n.Name, ns, rule, r.Config.ControlPlane.ProtectedCIDRs)
 	objs := []client.Object{m.service, m.policy}
 	for _, s := range m.slices {
@@ -160,54 +160,30 @@ func (r *Reconciler) applyRule(ctx context.Context, n *computev1.NetworkConnecti
 		if err := r.applier.ApplyOwned(ctx, n, o); err != nil {
 			return err
 		}
-		keep[key(o)] = true
+		keep.Insert(client.ObjectKeyFromObject(o))
 	}
 	return nil
 }
 
 // prune deletes the NCC's objects that no rule and no bound workspace asks for any more: a
 // removed rule, an unbound workspace.
-func (r *Reconciler) prune(ctx context.Context, n *computev1.NetworkConnectivityConfig, keep map[string]bool) error {
-	sel := client.MatchingLabels{computev1.LabelNCC: n.Name, computev1.LabelManagedBy: computev1.ManagedByValue}
+func (r *Reconciler) prune(ctx context.Context, n *computev1.NetworkConnectivityConfig, keep sets.Set[client.ObjectKey]) error {
+	sel := client.MatchingLabels{computev1.LabelNCC: n.Name}
 	for _, list := range []client.ObjectList{&corev1.ServiceList{}, &discoveryv1.EndpointSliceList{}, &networkingv1.NetworkPolicyList{}} {
-		if err := r.Client.List(ctx, list, sel); err != nil {
+		if _, err := r.applier.Prune(ctx, n, list, keep, sel); err != nil {
 			return err
-		}
-		var objs []client.Object
-		switch l := list.(type) {
-		case *corev1.ServiceList:
-			for i := range l.Items {
-				objs = append(objs, &l.Items[i])
-			}
-		case *discoveryv1.EndpointSliceList:
-			for i := range l.Items {
-				objs = append(objs, &l.Items[i])
-			}
-		case *networkingv1.NetworkPolicyList:
-			for i := range l.Items {
-				objs = append(objs, &l.Items[i])
-			}
-		}
-		for _, o := range objs {
-			if keep[key(o)] || !o.GetDeletionTimestamp().IsZero() {
-				continue
-			}
-			if err := r.Client.Delete(ctx, o); client.IgnoreNotFound(err) != nil {
-				return err
-			}
 		}
 	}
 	return nil
 }
 
-func key(o client.Object) string {
-	return fmt.Sprintf("%T/%s/%s", o, o.GetNamespace(), o.GetName())
-}
+// fieldManager names the field manager of what this controller applies.
+const fieldManager = "ncc"
 
 // SetupWithManager registers the reconciler: it watches NCCs, the objects they materialize,
 // and workspaces, whose binding decides where rules go.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.applier = apply.New(r.Client)
+	r.applier = apply.New(r.Client, mgr.GetAPIReader(), apply.FieldManager(fieldManager))
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&computev1.NetworkConnectivityConfig{}).
 		Named("networkconnectivityconfig").

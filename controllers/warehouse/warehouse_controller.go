@@ -66,7 +66,7 @@ type Reconciler struct {
 	Ledger   *Ledger
 	// CA signs the engines' serving certificates.
 	CA interface {
-		Ensure(ctx context.Context) (certs.Pair, error)
+		Ensure(ctx context.Context) (certs.Authority, error)
 	}
 	// MaxConcurrentReconciles lets several warehouses reconcile at once; the ledger keeps the
 	// quota consistent between them.
@@ -607,10 +607,13 @@ func (r *Reconciler) recordEvents(before, wh *computev1.ServerlessWarehouse, obs
 	}
 }
 
+// fieldManager names the field manager of what this controller applies.
+const fieldManager = "warehouse"
+
 // SetupWithManager registers the reconciler: it watches warehouses, their clusters, the
 // workspaces they run in and the quota ledgers.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.applier = apply.New(r.Client)
+	r.applier = apply.New(r.Client, mgr.GetAPIReader(), apply.FieldManager(fieldManager))
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&computev1.ServerlessWarehouse{}).
 		Named("serverlesswarehouse").

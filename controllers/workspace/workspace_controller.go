@@ -251,9 +251,9 @@ func (r *Reconciler) applyPolicies(ctx context.Context, ws *computev1.Workspace,
 		}
 		in.Endpoints = append(in.Endpoints, ep)
 	}
-	keep := sets.New[string]()
+	keep := sets.New[client.ObjectKey]()
 	for _, p := range netpolicy.Compile(in) {
-		keep.Insert(p.Name)
+		keep.Insert(client.ObjectKeyFromObject(p))
 		if err := r.applier.ApplyOwned(ctx, ws, p); err != nil {
 			return 0, err
 		}
@@ -266,7 +266,7 @@ func (r *Reconciler) applyPolicies(ctx context.Context, ws *computev1.Workspace,
 	if err != nil {
 		return 0, err
 	}
-	_, err = r.applier.Prune(ctx, &networkingv1.NetworkPolicyList{}, keep, client.InNamespace(ws.Name),
+	_, err = r.applier.Prune(ctx, ws, &networkingv1.NetworkPolicyList{}, keep, client.InNamespace(ws.Name),
 		client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*notNCC, *ofWorkspace)})
 	return keep.Len(), err
 }
@@ -312,10 +312,13 @@ func (r *Reconciler) deleteOwned(ctx context.Context, ws *computev1.Workspace, o
 	return client.IgnoreNotFound(r.Client.Delete(ctx, obj))
 }
 
+// fieldManager names the field manager of what this controller applies.
+const fieldManager = "workspace"
+
 // SetupWithManager registers the reconciler: it watches workspaces, what it owns, the NCCs
 // workspaces bind to, and the warehouses and endpoints whose peer policies it compiles.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.applier = apply.New(r.Client)
+	r.applier = apply.New(r.Client, mgr.GetAPIReader(), apply.FieldManager(fieldManager))
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&computev1.Workspace{}).
 		Named("workspace").

@@ -1,5 +1,5 @@
-// Package apply writes the operator's child objects with server-side apply under one field
-// manager, and skips the write when the live object already says everything the operator would
+// Package apply writes the operator's child objects with server-side apply, each controller
+// under its own field manager, never over an object its owner does not control, and skips the write when the live object already says everything the operator would
 // apply: a pass that changes nothing writes nothing.
 package apply
 
@@ -11,9 +11,12 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -22,23 +25,51 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 )
 
-// FieldManager is the server-side apply field manager of everything the operator writes.
-const FieldManager = "serverlessplane"
+// LegacyFieldManager is the field manager every controller applied with before each had its
+// own. A write that finds fields it still owns drops them (see Apply).
+const LegacyFieldManager = "serverlessplane"
+
+// FieldManager names a controller's server-side apply field manager, so that managedFields say
+// which controller wrote what.
+func FieldManager(controller string) string { return LegacyFieldManager + "-" + controller }
 
 // Applier applies desired objects.
 type Applier struct {
 	// Client writes; Reader reads the live object (the manager's cache).
 	Client client.Client
 	Reader client.Reader
+	// APIReader reads past the cache, which holds only the objects the operator labelled as
+	// its own: before an owned object is created, it says whether one of that name exists.
+	APIReader client.Reader
+	// FieldManager owns the fields the Applier writes.
+	FieldManager string
 }
 
-// New returns an Applier that reads through c.
-func New(c client.Client) *Applier { return &Applier{Client: c, Reader: c} }
+// New returns an Applier that reads through c and apiReader and writes as fieldManager.
+func New(c client.Client, apiReader client.Reader, fieldManager string) *Applier {
+	return &Applier{Client: c, Reader: c, APIReader: apiReader, FieldManager: fieldManager}
+}
 
 // Apply makes the live object match desired in every field desired sets, creating it if
 // needed, and reports whether it wrote. desired must carry its namespace and name; its GVK is
 // looked up in the client's scheme. The managed-by label is added.
 func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error) {
+	return a.apply(ctx, nil, desired)
+}
+
+// ApplyOwned applies desired with owner as its controller, so that garbage collection deletes
+// it with the owner and the owner's controller sees its changes. An object of that name that
+// owner does not control (another object's, or one somebody created by hand) is left as it is:
+// the error is a ConflictError naming its controller.
+func (a *Applier) ApplyOwned(ctx context.Context, owner, desired client.Object) error {
+	if err := controllerutil.SetControllerReference(owner, desired, a.Client.Scheme()); err != nil {
+		return err
+	}
+	_, err := a.apply(ctx, owner, desired)
+	return err
+}
+
+func (a *Applier) apply(ctx context.Context, owner, desired client.Object) (bool, error) {
 	gvk, err := apiutil.GVKForObject(desired, a.Client.Scheme())
 	if err != nil {
 		return false, err
@@ -60,29 +91,67 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	live.SetGroupVersionKind(gvk)
 	err = a.Reader.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	switch {
+	case apierrors.IsNotFound(err) && owner != nil:
+		// The cache holds only what the operator labelled; an object of that name that
+		// somebody else made is not in it, and applying would take it over.
+		if err := a.absentOrOwned(ctx, gvk, owner, desired); err != nil {
+			return false, err
+		}
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return false, err
+	case owner != nil && !metav1.IsControlledBy(live, owner):
+		return false, conflict(a.Client.Scheme(), gvk.Kind, live, owner)
 	case live.GetDeletionTimestamp() == nil && Contains(live.Object, intent.Object):
 		return false, nil
 	default:
 		log.FromContext(ctx).V(1).Info("updating", "kind", gvk.Kind, "object", client.ObjectKeyFromObject(desired),
 			"field", Diff(live.Object, intent.Object))
 	}
-	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent), client.FieldOwner(a.FieldManager), client.ForceOwnership); err != nil {
 		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
 	}
-	return true, nil
+	return true, a.dropLegacyFields(ctx, gvk, intent)
 }
 
-// ApplyOwned applies desired with owner as its controller, so that garbage collection deletes
-// it with the owner and the owner's controller sees its changes.
-func (a *Applier) ApplyOwned(ctx context.Context, owner, desired client.Object) error {
-	if err := controllerutil.SetControllerReference(owner, desired, a.Client.Scheme()); err != nil {
+// absentOrOwned returns a ConflictError if an object of desired's name exists that owner does
+// not control. It reads only the object's metadata.
+func (a *Applier) absentOrOwned(ctx context.Context, gvk schema.GroupVersionKind, owner, desired client.Object) error {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	err := a.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), m)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
 		return err
+	case !metav1.IsControlledBy(m, owner):
+		return conflict(a.Client.Scheme(), gvk.Kind, m, owner)
 	}
-	_, err := a.Apply(ctx, desired)
-	return err
+	return nil
+}
+
+// dropLegacyFields removes what the legacy field manager still owns of applied, the object as
+// the API server answered the apply. The apply above took every field it sets from that
+// manager, so what the manager still owns is what the operator no longer sets; applying an
+// empty intent as that manager removes those fields (unless another manager owns them too) and
+// its entry. Objects last written before the field managers were split need this once.
+func (a *Applier) dropLegacyFields(ctx context.Context, gvk schema.GroupVersionKind, applied *unstructured.Unstructured) error {
+	legacy := false
+	for _, f := range applied.GetManagedFields() {
+		legacy = legacy || (f.Manager == LegacyFieldManager && f.Operation == metav1.ManagedFieldsOperationApply)
+	}
+	if !legacy || a.FieldManager == LegacyFieldManager {
+		return nil
+	}
+	empty := &unstructured.Unstructured{}
+	empty.SetGroupVersionKind(gvk)
+	empty.SetNamespace(applied.GetNamespace())
+	empty.SetName(applied.GetName())
+	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(empty), client.FieldOwner(LegacyFieldManager)); err != nil {
+		return fmt.Errorf("dropping the fields of field manager %s from %s %s: %w", LegacyFieldManager, gvk.Kind, client.ObjectKeyFromObject(applied), err)
+	}
+	return nil
 }
 
 // toUnstructured turns a typed object into the apply intent: no status, no server-set metadata.
@@ -191,9 +260,10 @@ func isEmpty(v any) bool {
 	return false
 }
 
-// Prune deletes the objects of list that the operator manages, that match the given labels,
-// and whose names are not in keep. It returns how many it deleted.
-func (a *Applier) Prune(ctx context.Context, list client.ObjectList, keep sets.Set[string], opts ...client.ListOption) (int, error) {
+// Prune deletes the objects of list that owner controls, that match opts, and whose keys are
+// not in keep. It returns how many it deleted. Labels alone never make an object the
+// operator's to delete: anyone who can create one can label it.
+func (a *Applier) Prune(ctx context.Context, owner client.Object, list client.ObjectList, keep sets.Set[client.ObjectKey], opts ...client.ListOption) (int, error) {
 	if err := a.Reader.List(ctx, list, opts...); err != nil {
 		return 0, err
 	}
@@ -203,14 +273,17 @@ func (a *Applier) Prune(ctx context.Context, list client.ObjectList, keep sets.S
 	}
 	deleted := 0
 	for _, o := range objs {
-		if keep.Has(o.GetName()) || o.GetLabels()[computev1.LabelManagedBy] != computev1.ManagedByValue ||
-			o.GetDeletionTimestamp() != nil {
+		if keep.Has(client.ObjectKeyFromObject(o)) || !metav1.IsControlledBy(o, owner) || o.GetDeletionTimestamp() != nil {
 			continue
 		}
-		if err := a.Client.Delete(ctx, o, client.PropagationPolicy("Background")); client.IgnoreNotFound(err) != nil {
+		err := a.Client.Delete(ctx, o, client.Preconditions{UID: ptr.To(o.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		switch {
+		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+		case err != nil:
 			return deleted, err
+		default:
+			deleted++
 		}
-		deleted++
 	}
 	return deleted, nil
 }

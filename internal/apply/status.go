@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,8 +39,13 @@ func PatchStatus(ctx context.Context, c client.Client, before, obj client.Object
 // what it was, observedGeneration included, since nothing new was observed in full. It returns
 // err, joined with the status write's error. A conflict or an object that already exists is
 // the cache lagging behind the API server, not a failure: it is retried at once and writes
-// nothing.
+// nothing. A write refused because the namespace is being deleted ends the pass quietly: the
+// deletion takes what the pass would have written, and the namespace's removal starts the next
+// pass (a workspace recreates its namespace).
 func PatchFailedStatus(ctx context.Context, c client.Client, before, failed client.Object, conds *[]metav1.Condition, err error, now time.Time) error {
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		return nil
+	}
 	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 		return err
 	}

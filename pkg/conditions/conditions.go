@@ -3,6 +3,7 @@
 package conditions
 
 import (
+	"errors"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -91,10 +92,23 @@ func Apply(conds *[]metav1.Condition, s Summary, generation int64, now time.Time
 // ReasonReconcileError is the reason of Ready and Reconciling after a pass that failed.
 const ReasonReconcileError = "ReconcileError"
 
+// StalledError is an error the user must act on: a pass that ends in one is Stalled with the
+// error's reason, and is still retried, so it recovers once the user has acted.
+type StalledError interface {
+	error
+	StalledReason() string
+}
+
 // Failed records a pass that ended in err: Ready False and Reconciling True, both naming the
 // error, which the operator retries; Stalled is removed (a retried error is not the user's to
-// fix, and what is has its own Stalled reason).
+// fix, and what is has its own Stalled reason). An err that is, or wraps, a StalledError is
+// Stalled with its reason instead.
 func Failed(conds *[]metav1.Condition, err error, generation int64, now time.Time) {
+	var stalled StalledError
+	if errors.As(err, &stalled) {
+		Apply(conds, Summary{Stalled: true, Reason: stalled.StalledReason(), Message: Truncate(stalled.Error(), 1024)}, generation, now)
+		return
+	}
 	Apply(conds, Summary{Reconciling: true, Reason: ReasonReconcileError,
 		Message: Truncate("the last pass failed and is retried: "+err.Error(), 1024)}, generation, now)
 }

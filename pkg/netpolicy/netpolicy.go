@@ -29,6 +29,7 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/pkg/naming"
 )
 
 // Named container ports. Policies refer to ports by name, so a warehouse that overrides its
@@ -159,7 +160,7 @@ func WarehousePeersName(warehouse string) string { return peersPrefix + "swh-" +
 
 // EntityPeersName names the policy that lets a served entity's pods reach each other.
 func EntityPeersName(endpoint, entity string) string {
-	return peersPrefix + "mep-" + endpoint + "-" + entity
+	return peersPrefix + "mep-" + naming.ServedEntity(endpoint, entity)
 }
 
 // PrivateEndpointName names a private endpoint rule's policy.

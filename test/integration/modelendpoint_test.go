@@ -126,7 +126,7 @@ var _ = Describe("ModelEndpoint", func() {
 		Expect(challenger.Tolerations).To(ContainElement(HaveField("Key", "nvidia.com/gpu")))
 
 		svc := &corev1.Service{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "churn-champion"}, svc)).To(Succeed())
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.ServedEntity("churn", "champion")}, svc)).To(Succeed())
 		Expect(svc.Spec.Ports).To(ConsistOf(HaveField("Port", BeEquivalentTo(443))))
 
 		By("a pod of each template passes the namespace's restricted Pod Security admission")
@@ -137,24 +137,24 @@ var _ = Describe("ModelEndpoint", func() {
 		}
 
 		By("the HTTPRoute carries the split and the rate limits, and each Service gets a BackendTLSPolicy")
-		Expect(weights(Default, ep)).To(Equal(map[string]int32{"churn-champion": 80, "churn-challenger": 20}))
+		Expect(weights(Default, ep)).To(Equal(map[string]int32{naming.ServedEntity("churn", "champion"): 80, naming.ServedEntity("churn", "challenger"): 20}))
 		route := &gatewayv1.HTTPRoute{}
 		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(ep), route)).To(Succeed())
 		Expect(route.Annotations).To(HaveKeyWithValue(modelendpoint.AnnotationRateLimits, "Endpoint=600/Minute"))
 		Expect(route.Spec.ParentRefs[0].Name).To(BeEquivalentTo(env.OperatorConfig.ControlPlane.Gateway.Name))
 		policy := &gatewayv1.BackendTLSPolicy{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "churn-challenger"}, policy)).To(Succeed())
-		Expect(policy.Spec.Validation.Hostname).To(BeEquivalentTo("churn-challenger." + ns + ".svc"))
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.ServedEntity("churn", "challenger")}, policy)).To(Succeed())
+		Expect(policy.Spec.Validation.Hostname).To(BeEquivalentTo(naming.ServedEntity("churn", "challenger") + "." + ns + ".svc"))
 		Expect(policy.Spec.Validation.CACertificateRefs[0].Name).To(BeEquivalentTo("churn-ca"))
 
 		By("everything the endpoint made is owned by it, so deleting it removes them")
 		for _, o := range []client.Object{
 			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: naming.ServingCertificate("churn")}},
 			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn-ca"}},
-			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn-challenger"}},
-			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn-challenger"}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: naming.ServedEntity("churn", "challenger")}},
+			&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: naming.ServedEntity("churn", "challenger")}},
 			&gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn"}},
-			&gatewayv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "churn-champion"}},
+			&gatewayv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: naming.ServedEntity("churn", "champion")}},
 		} {
 			Expect(k8s.Get(ctx, client.ObjectKeyFromObject(o), o)).To(Succeed(), "%T %s", o, o.GetName())
 			expectControlledBy(o, ep)
@@ -164,7 +164,7 @@ var _ = Describe("ModelEndpoint", func() {
 		Expect(update(ep, func(e *computev1.ModelEndpoint) {
 			e.Spec.Traffic.Routes = []computev1.TrafficRoute{{ServedEntity: "champion", Percent: 40}, {ServedEntity: "challenger", Percent: 60}}
 		})).To(Succeed())
-		Eventually(func(g Gomega) map[string]int32 { return weights(g, ep) }).Should(Equal(map[string]int32{"churn-champion": 40, "churn-challenger": 60}))
+		Eventually(func(g Gomega) map[string]int32 { return weights(g, ep) }).Should(Equal(map[string]int32{naming.ServedEntity("churn", "champion"): 40, naming.ServedEntity("churn", "challenger"): 60}))
 		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
 	})
 
@@ -188,11 +188,11 @@ var _ = Describe("ModelEndpoint", func() {
 		Expect(serving.Data).NotTo(HaveKey("ca.key"), "the CA key never leaves the operator namespace")
 		leaf, err := certs.ParseCert(serving.Data[corev1.TLSCertKey])
 		Expect(err).NotTo(HaveOccurred())
-		for _, name := range []string{"fraud-v1", "fraud-v1." + ns, "fraud-v1." + ns + ".svc", "fraud-v1." + ns + ".svc.cluster.local"} {
+		for _, name := range []string{naming.ServedEntity("fraud", "v1"), naming.ServedEntity("fraud", "v1") + "." + ns, naming.ServedEntity("fraud", "v1") + "." + ns + ".svc", naming.ServedEntity("fraud", "v1") + "." + ns + ".svc.cluster.local"} {
 			_, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: env.Clock.Now()})
 			Expect(err).NotTo(HaveOccurred(), name)
 		}
-		_, err = leaf.Verify(x509.VerifyOptions{DNSName: "fraud-v2." + ns + ".svc", Roots: roots, CurrentTime: env.Clock.Now()})
+		_, err = leaf.Verify(x509.VerifyOptions{DNSName: naming.ServedEntity("fraud", "v2") + "." + ns + ".svc", Roots: roots, CurrentTime: env.Clock.Now()})
 		Expect(err).To(HaveOccurred())
 
 		bundle := &corev1.ConfigMap{}
@@ -229,7 +229,7 @@ var _ = Describe("ModelEndpoint", func() {
 		ep := b.Endpoint(ns, "recs").Entity("a", "main.ml.recs", "7").Obj()
 		Expect(k8s.Create(ctx, ep)).To(Succeed())
 		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
-		Expect(weights(Default, ep)).To(Equal(map[string]int32{"recs-a": 100}))
+		Expect(weights(Default, ep)).To(Equal(map[string]int32{naming.ServedEntity("recs", "a"): 100}))
 
 		By("a challenger whose pods never become ready fails its rollout")
 		env.Deployments.Hold(func(d *appsv1.Deployment) bool {
@@ -248,13 +248,13 @@ var _ = Describe("ModelEndpoint", func() {
 		Expect(c.Message).To(And(ContainSubstring("b: rollout exceeded its progress deadline"), ContainSubstring("previous config keeps serving")))
 		expectKStatus(ep, status.FailedStatus)
 		Expect(ep.Status.ActiveTraffic.Routes).To(Equal([]computev1.TrafficRoute{{ServedEntity: "a", Percent: 100}}))
-		Consistently(func(g Gomega) map[string]int32 { return weights(g, ep) }).Should(Equal(map[string]int32{"recs-a": 100}))
+		Consistently(func(g Gomega) map[string]int32 { return weights(g, ep) }).Should(Equal(map[string]int32{naming.ServedEntity("recs", "a"): 100}))
 
 		By("fixing the challenger rolls it out and routes the split")
 		Expect(update(ep, func(e *computev1.ModelEndpoint) { e.Spec.ServedEntities[1].Image = "" })).To(Succeed())
 		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
 		expectKStatus(ep, status.CurrentStatus)
-		Eventually(func(g Gomega) map[string]int32 { return weights(g, ep) }).Should(Equal(map[string]int32{"recs-a": 50, "recs-b": 50}))
+		Eventually(func(g Gomega) map[string]int32 { return weights(g, ep) }).Should(Equal(map[string]int32{naming.ServedEntity("recs", "a"): 50, naming.ServedEntity("recs", "b"): 50}))
 
 		By("removing the first entity moves the traffic first, then deletes its objects")
 		mark := env.Writes.Len()
@@ -263,22 +263,22 @@ var _ = Describe("ModelEndpoint", func() {
 			e.Spec.Traffic = nil
 		})).To(Succeed())
 		Eventually(func() bool {
-			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "recs-a"}, &appsv1.Deployment{}))
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.ServedEntity("recs", "a")}, &appsv1.Deployment{}))
 		}).Should(BeTrue())
-		Expect(weights(Default, ep)).To(Equal(map[string]int32{"recs-b": 100}))
+		Expect(weights(Default, ep)).To(Equal(map[string]int32{naming.ServedEntity("recs", "b"): 100}))
 		var routeUpdated, deleted int
 		for i, w := range env.Writes.Since(mark, func(w framework.Write) bool { return w.Namespace == ns }) {
 			if w.Type == "HTTPRoute" && w.Verb == "apply" && routeUpdated == 0 {
 				routeUpdated = i + 1
 			}
-			if w.Type == "Deployment" && w.Verb == "delete" && w.Name == "recs-a" {
+			if w.Type == "Deployment" && w.Verb == "delete" && w.Name == naming.ServedEntity("recs", "a") {
 				deleted = i + 1
 			}
 		}
 		Expect(routeUpdated).To(BeNumerically(">", 0))
 		Expect(deleted).To(BeNumerically(">", routeUpdated), "the route moved before the Deployment went")
 		Eventually(func() bool {
-			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "recs-a"}, &corev1.Service{}))
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: naming.ServedEntity("recs", "a")}, &corev1.Service{}))
 		}).Should(BeTrue())
 	})
 

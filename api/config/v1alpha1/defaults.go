@@ -67,6 +67,7 @@ func SetDefaults(c *OperatorConfig) {
 	setDuration(&c.Certificates.CAValidity, 365*24*time.Hour)
 	setDuration(&c.Certificates.ServingValidity, 90*24*time.Hour)
 	setDuration(&c.Certificates.RenewBefore, 30*24*time.Hour)
+	setDuration(&c.Certificates.CAOverlap, 24*time.Hour)
 }
 
 func setControlPlaneDefaults(cp *ControlPlane, operatorNamespace string) {

@@ -355,4 +355,10 @@ type Certificates struct {
 	ServingValidity metav1.Duration `json:"servingValidity,omitempty"`
 	// renewBefore is how long before expiry a certificate is renewed. Default 720h (30 days).
 	RenewBefore metav1.Duration `json:"renewBefore,omitempty"`
+	// caOverlap is how long a new CA is trusted before it signs: the operator publishes its
+	// successor in every CA bundle when the CA has servingValidity + renewBefore + caOverlap
+	// left, lets it sign caOverlap later (every certificate is then re-issued), and trusts the
+	// old CA until it expires. It must outlast the kubelet's refresh of mounted Secrets and
+	// ConfigMaps. Default 24h.
+	CAOverlap metav1.Duration `json:"caOverlap,omitempty"`
 }

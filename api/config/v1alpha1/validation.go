@@ -39,9 +39,12 @@ func Validate(c *OperatorConfig) field.ErrorList {
 		errs = append(errs, field.Invalid(certs.Child("renewBefore"), c.Certificates.RenewBefore.Duration.String(),
 			"must be shorter than certificates.servingValidity"))
 	}
-	if c.Certificates.ServingValidity.Duration > c.Certificates.CAValidity.Duration {
-		errs = append(errs, field.Invalid(certs.Child("servingValidity"), c.Certificates.ServingValidity.Duration.String(),
-			"must not be longer than certificates.caValidity"))
+	if cc := c.Certificates; cc.CAValidity.Duration <= cc.ServingValidity.Duration+cc.RenewBefore.Duration+2*cc.CAOverlap.Duration {
+		errs = append(errs, field.Invalid(certs.Child("caValidity"), cc.CAValidity.Duration.String(),
+			"must be longer than certificates.servingValidity + renewBefore + 2 × caOverlap: the CA publishes its successor that long before it expires"))
+	}
+	if c.Certificates.CAOverlap.Duration <= 0 {
+		errs = append(errs, field.Invalid(certs.Child("caOverlap"), c.Certificates.CAOverlap.Duration.String(), "must be positive"))
 	}
 	return errs
 }
