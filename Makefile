@@ -138,6 +138,11 @@ bench-scale: build ## Provision 1,000 workspaces with a warehouse and an endpoin
 	KUBEBUILDER_ASSETS="$(KUBEBINS)" go run ./test/scalebench -manager $(BIN)/manager $(SCALEBENCH_ARGS) > docs/scale-benchmark.md
 	@cat docs/scale-benchmark.md
 
+# CHAOS_ARGS tunes it, e.g. CHAOS_ARGS='-seed 7 -kill-max 4s'.
+.PHONY: bench-chaos
+bench-chaos: build ## Kill the operator (SIGKILL) at random points while 200 workspaces, 50 warehouses and 20 endpoints are created and deleted on the local cluster; duplicates, orphans and the ledger once it converges, into docs/restart-safety.md.
+	KUBEBINS="$(KUBEBINS)" go run ./test/chaos -manager $(BIN)/manager $(CHAOS_ARGS) > docs/restart-safety.md.tmp; rc=$$?; mv docs/restart-safety.md.tmp docs/restart-safety.md; cat docs/restart-safety.md; exit $$rc
+
 ##@ Run
 
 # `make run KUBECONFIG=path` (on the command line) runs against that cluster; a KUBECONFIG in
