@@ -1,13 +1,10 @@
 package apply
 
 import (
-	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
@@ -51,24 +48,4 @@ func describe(scheme *runtime.Scheme, o client.Object) string {
 		kind = gvk.Kind
 	}
 	return kind + " " + o.GetName()
-}
-
-// DeleteOwned deletes obj (its namespace and name) if owner controls the live object, and
-// reports whether it did. An object owner does not control is left alone, whoever named it the
-// same; the UID precondition keeps a replacement created since the read.
-func (a *Applier) DeleteOwned(ctx context.Context, owner, obj client.Object) (bool, error) {
-	err := a.Reader.Get(ctx, client.ObjectKeyFromObject(obj), obj)
-	switch {
-	case apierrors.IsNotFound(err):
-		return false, nil
-	case err != nil:
-		return false, err
-	case !metav1.IsControlledBy(obj, owner) || obj.GetDeletionTimestamp() != nil:
-		return false, nil
-	}
-	err = a.Client.Delete(ctx, obj, client.Preconditions{UID: ptr.To(obj.GetUID())}, client.PropagationPolicy(metav1.DeletePropagationBackground))
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-		return false, nil
-	}
-	return err == nil, err
 }

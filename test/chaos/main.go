@@ -273,15 +273,7 @@ func (o *operator) stop() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.cmd != nil {
-		_ = o.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = o.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = o.cmd.Process.Kill()
-			<-done
-		}
+		framework.StopProcess(o.cmd, 15*time.Second)
 		o.cmd = nil
 	}
 	_ = o.log.Close()

@@ -240,17 +240,7 @@ func (m *manager) peakRSS() (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", m.cmd.Process.Pid)
 }
 
-func (m *manager) stop() {
-	_ = m.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = m.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-done
-	}
-}
+func (m *manager) stop() { framework.StopProcess(m.cmd, 15*time.Second) }
 
 // saveHeapProfile saves the manager's heap profile for `go tool pprof` and returns its path.
 func saveHeapProfile(ctx context.Context) (string, error) {
