@@ -38,6 +38,11 @@ func conflict(scheme *runtime.Scheme, kind string, live, owner client.Object) *C
 	e := &ConflictError{Kind: kind, Name: live.GetName(), Owner: describe(scheme, owner)}
 	if ref := metav1.GetControllerOf(live); ref != nil {
 		e.Holder = ref.Kind + " " + ref.Name
+		if e.Holder == e.Owner {
+			// The owner was deleted and created again before garbage collection took its
+			// children; this clears on its own.
+			e.Holder = "an earlier " + e.Holder + " (uid " + string(ref.UID) + "), which garbage collection removes"
+		}
 	}
 	return e
 }
