@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,6 +23,7 @@ import (
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/quota"
 	b "github.com/serverlessplane/operator/test/builders"
+	"github.com/serverlessplane/operator/test/framework"
 )
 
 // fleet lays the objects out: a warehouse "bi" in each of the first workspaces, an endpoint
@@ -71,10 +71,10 @@ func (f fleet) objects() (wss []client.Object, workloads []client.Object) {
 // exist (the operator, being killed, creates them when it can). It returns how many it created.
 func (f fleet) create(ctx context.Context, c client.Client) (int, error) {
 	wss, workloads := f.objects()
-	if err := parallel(8, wss, func(o client.Object) error { return c.Create(ctx, o) }); err != nil {
+	if err := framework.Parallel(8, wss, func(o client.Object) error { return c.Create(ctx, o) }); err != nil {
 		return 0, err
 	}
-	err := parallel(8, workloads, func(o client.Object) error {
+	err := framework.Parallel(8, workloads, func(o client.Object) error {
 		for deadline := time.Now().Add(5 * time.Minute); ; {
 			err := c.Create(ctx, o.DeepCopyObject().(client.Object))
 			if err == nil || apierrors.IsAlreadyExists(err) {
@@ -105,7 +105,7 @@ func (f fleet) remove(ctx context.Context, c client.Client) (int, error) {
 			objs = append(objs, &computev1.Workspace{ObjectMeta: metav1.ObjectMeta{Name: workspace(i)}})
 		}
 	}
-	err := parallel(8, objs, func(o client.Object) error {
+	err := framework.Parallel(8, objs, func(o client.Object) error {
 		return client.IgnoreNotFound(c.Delete(ctx, o, client.PropagationPolicy(metav1.DeletePropagationBackground)))
 	})
 	return len(objs), err
@@ -336,40 +336,4 @@ func index(name string) int {
 		return -1
 	}
 	return i
-}
-
-// parallel runs do for every object on workers goroutines and returns the first error.
-func parallel(workers int, objs []client.Object, do func(client.Object) error) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	work := make(chan client.Object)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for o := range work {
-				if err := do(o); err != nil {
-					mu.Lock()
-					first = cmpErr(first, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, o := range objs {
-		work <- o
-	}
-	close(work)
-	wg.Wait()
-	return first
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,6 +14,7 @@ import (
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	b "github.com/serverlessplane/operator/test/builders"
+	"github.com/serverlessplane/operator/test/framework"
 )
 
 // fleet is what the benchmark provisions: warehouses and endpoints spread round-robin over the
@@ -43,14 +41,14 @@ func (f fleet) create(ctx context.Context, c client.Client, timeout time.Duratio
 		ns := f.workspace(i % f.workspaces)
 		workloads = append(workloads, b.Endpoint(ns, fmt.Sprintf("ep-%04d", i)).Entity("model", "main.default.churn", "1").Obj())
 	}
-	create := func(o client.Object) error { return c.Create(ctx, o) }
-	if err := parallel(4, workspaces, create); err != nil {
+	create := func(o client.Object) error { return client.IgnoreAlreadyExists(c.Create(ctx, o)) }
+	if err := framework.Parallel(4, workspaces, create); err != nil {
 		return 0, err
 	}
 	if err := f.wait(ctx, c, timeout, log, false); err != nil {
 		return 0, err
 	}
-	return len(workspaces) + len(workloads), parallel(4, workloads, create)
+	return len(workspaces) + len(workloads), framework.Parallel(4, workloads, create)
 }
 
 // wait waits until every workspace is Ready and, with workloads, every warehouse and endpoint
@@ -159,45 +157,13 @@ func createCopies(ctx context.Context, c client.Client, objs []client.Object, wo
 			rest = append(rest, o)
 		}
 	}
-	create := func(o client.Object) error { return c.Create(ctx, o) }
-	if err := parallel(workers, namespaces, create); err != nil {
+	create := func(o client.Object) error { return client.IgnoreAlreadyExists(c.Create(ctx, o)) }
+	if err := framework.Parallel(workers, namespaces, create); err != nil {
 		return err
 	}
-	return parallel(workers, rest, create)
+	return framework.Parallel(workers, rest, create)
 }
 
 func createNamespace(ctx context.Context, c client.Client, name string) error {
 	return client.IgnoreAlreadyExists(c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}))
-}
-
-// parallel runs do on every object with workers at once and returns the first error.
-func parallel(workers int, objs []client.Object, do func(client.Object) error) error {
-	work := make(chan client.Object)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var first error
-			for o := range work {
-				if err := do(o); err != nil && first == nil && !apierrors.IsAlreadyExists(err) {
-					first = fmt.Errorf("%s %s/%s: %w", strings.ToLower(o.GetObjectKind().GroupVersionKind().Kind), o.GetNamespace(), o.GetName(), err)
-				}
-			}
-			errs <- first
-		}()
-	}
-	for _, o := range objs {
-		work <- o
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
