@@ -51,13 +51,10 @@ func PrivateEndpointService(rule string) string { return "pe-" + rule }
 func WarehouseCluster(warehouse, id string) string { return fmt.Sprintf("%s-%s", warehouse, id) }
 
 // ServedEntity names a served entity's Deployment, Service and BackendTLSPolicy:
-// <endpoint>-<entity>-<hash>, the readable part cut so that the name is a DNS label (at most 63
-// characters). Both names may hold '-', so joining them alone is ambiguous (endpoint a-b with
-// entity c, and endpoint a with entity b-c); the hash of the pair, which '/' separates and
-// neither name can hold, tells them apart.
-func ServedEntity(endpoint, entity string) string {
-	return Child(endpoint+"/"+entity, endpoint, entity)
-}
+// <endpoint>-<entity>-<hash> (see Child). Both names may hold '-', so joining them alone is
+// ambiguous (endpoint a-b with entity c, and endpoint a with entity b-c); the hash tells them
+// apart.
+func ServedEntity(endpoint, entity string) string { return Child(endpoint, entity) }
 
 // ServingCertificate names the Secret with an endpoint's serving certificate. Its suffix is
 // not one a warehouse's certificate can end with (see WarehouseCertificate), so an endpoint
@@ -72,17 +69,14 @@ func WarehouseCertificate(warehouse string) string { return warehouse + "-sql-tl
 const hashLen = 8
 
 // Child names an object derived from several names: their readable join, cut to leave room,
-// then '-' and a hash of key, which must tell the parts apart (join them with a character
-// none of them can hold). The result is a DNS label of at most 63 characters that starts as
-// parts[0] does.
-func Child(key string, parts ...string) string {
+// then '-' and the Hash of the parts as a list, which tells apart parts that join alike. The
+// result is a DNS label of at most 63 characters that starts as parts[0] does.
+func Child(parts ...string) string {
 	readable := strings.Join(parts, "-")
 	if room := 63 - 1 - hashLen; len(readable) > room {
 		readable = strings.TrimRight(readable[:room], "-")
 	}
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(key))
-	return fmt.Sprintf("%s-%016x", readable, h.Sum64())[:len(readable)+1+hashLen]
+	return readable + "-" + Hash(parts, hashLen)
 }
 
 // QuotaLedger names a region's quota ledger.
