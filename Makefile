@@ -138,6 +138,11 @@ bench-scale: build ## Provision 1,000 workspaces with a warehouse and an endpoin
 	KUBEBUILDER_ASSETS="$(KUBEBINS)" go run ./test/scalebench -manager $(BIN)/manager $(SCALEBENCH_ARGS) > docs/scale-benchmark.md
 	@cat docs/scale-benchmark.md
 
+.PHONY: bench-ledger
+bench-ledger: ## Reserve quota for 10,000 warehouses of one region through the ledger (envtest): writes and bytes per change at the start and the end, into docs/ledger-benchmark.md.
+	KUBEBUILDER_ASSETS="$(KUBEBINS)" go run ./test/scalebench/ledger $(LEDGERBENCH_ARGS) > docs/ledger-benchmark.md
+	@cat docs/ledger-benchmark.md
+
 # CHAOS_ARGS tunes it, e.g. CHAOS_ARGS='-seed 7 -kill-max 4s'.
 .PHONY: bench-chaos
 bench-chaos: build ## Kill the operator (SIGKILL) at random points while 200 workspaces, 50 warehouses and 20 endpoints are created and deleted on the local cluster; duplicates, orphans and the ledger once it converges, into docs/restart-safety.md.

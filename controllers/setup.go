@@ -99,18 +99,19 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := mgr.Add(authority); err != nil {
 		return err
 	}
+	// One ledger for both: its changes and its repair share a lock per region.
+	ledger := &warehouse.Ledger{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.Config.OperatorNamespace, Config: opts.Config}
 	if err := (&warehouse.Reconciler{
 		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock, Metrics: opts.Metrics,
 		Recorder:                mgr.GetEventRecorder("serverlessplane-warehouse"),
 		CA:                      authority,
-		Ledger:                  &warehouse.Ledger{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.Config.OperatorNamespace},
+		Ledger:                  ledger,
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	if err := (&warehouse.LedgerRepair{
-		Client: mgr.GetClient(), Config: opts.Config, Period: time.Minute,
-		Ledger: &warehouse.Ledger{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: opts.Config.OperatorNamespace},
+		Client: mgr.GetClient(), Config: opts.Config, Period: time.Minute, Ledger: ledger,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

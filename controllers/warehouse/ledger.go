@@ -2,89 +2,530 @@ package warehouse
 
 import (
 	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/quota"
 )
 
-// LabelRegion marks a quota ledger with its region.
-const LabelRegion = "compute.serverlessplane.io/region"
+// Labels of the ledger's ConfigMaps.
+const (
+	// LabelRegion marks a ledger object with its region.
+	LabelRegion = "compute.serverlessplane.io/region"
+	// LabelQuota says which part of a region's ledger an object is: LedgerTotal or
+	// LedgerReservation.
+	LabelQuota = "compute.serverlessplane.io/quota"
+	// LedgerTotal is the ConfigMap with the DBU/h every warehouse of the region holds.
+	LedgerTotal = "total"
+	// LedgerReservation is the ConfigMap with the DBU/h one warehouse holds.
+	LedgerReservation = "reservation"
+)
 
 // contention is the backoff between ledger writes that lost a race: jittered, so that many
 // warehouses reconciling at once spread out, and long enough for every one of them to land.
 var contention = wait.Backoff{Steps: 40, Duration: 5 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: time.Second}
 
-// Ledger stores each region's quota ledger in a ConfigMap of the operator namespace. Every
-// change is a read-modify-write guarded by the ConfigMap's resourceVersion: of two warehouses
-// racing for the last capacity, one write fails with a conflict and is retried against the
-// new ledger, where the capacity is gone.
+// errNeedsRepair says that a region's total is missing or does not parse: no reservation is
+// checked against it until it is rebuilt from the reservations and the live clusters.
+var errNeedsRepair = errors.New("the region's quota total needs a repair")
+
+// Ledger stores each region's quota ledger in the operator namespace as one ConfigMap per
+// warehouse (its reservation, naming.QuotaReservation) and one for the region's total
+// (naming.QuotaLedger). Every change writes the warehouse's reservation and the total, both a
+// few bytes whatever the number of warehouses in the region. The total is the gate: a
+// reservation that grows raises the total first, with the total's resourceVersion as the
+// guard, so of two warehouses racing for the last capacity one write fails with a conflict and
+// is retried against the new total, where the capacity is gone. A total that grows is written
+// before the reservation and one that shrinks after it, so a pass that stops between the two
+// writes leaves the total above what the reservations hold (never below: the quota is never
+// overshot), and the repair brings it back.
 type Ledger struct {
+	// Client writes the ledger and reads the cache (estimates, and the live clusters).
 	Client client.Client
 	// Reader reads the ledger fresh from the API server for every change.
 	Reader    client.Reader
 	Namespace string
+	Config    *configv1.OperatorConfig
+
+	mu      sync.Mutex
+	regions map[string]*regionState
+	mine    map[string]bool
+	order   []string
 }
 
-// Read returns a region's ledger as the reader sees it (the cache, for estimates).
-func (l *Ledger) Read(ctx context.Context, reader client.Reader, region string) (quota.Ledger, error) {
-	cm := &corev1.ConfigMap{}
-	if err := reader.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: naming.QuotaLedger(region)}, cm); err != nil {
-		if apierrors.IsNotFound(err) {
-			return quota.Ledger{}, nil
-		}
-		return nil, err
+// regionState serializes a region's repair against its changes in this process: changes take
+// the read lock (the total's resourceVersion orders them), the repair the write lock, so the
+// repair never sums reservations while a change is between its two writes.
+type regionState struct {
+	sync.RWMutex
+}
+
+// mineKept is how many of its own latest writes the ledger remembers, so that their watch
+// events are told from someone else's.
+const mineKept = 4096
+
+func (l *Ledger) region(name string) *regionState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.regions == nil {
+		l.regions = map[string]*regionState{}
 	}
-	held, _ := quota.Decode(cm.Data) // bad entries count for nothing until the repair drops them
-	return held, nil
+	if l.regions[name] == nil {
+		l.regions[name] = &regionState{}
+	}
+	return l.regions[name]
 }
 
-// Update sets key's allocation to what decide returns for the current ledger, retrying on
-// conflicts, and returns the allocation it wrote (or found unchanged).
-func (l *Ledger) Update(ctx context.Context, region, key string, decide func(quota.Ledger) int64) (int64, error) {
-	var granted int64
-	err := retry.RetryOnConflict(contention, func() error {
-		cm := &corev1.ConfigMap{}
-		name := client.ObjectKey{Namespace: l.Namespace, Name: naming.QuotaLedger(region)}
-		err := l.Reader.Get(ctx, name, cm)
-		if apierrors.IsNotFound(err) {
-			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-				Namespace: name.Namespace, Name: name.Name,
-				Labels: ledgerLabels(region),
-			}}
-			if err := l.Client.Create(ctx, cm); err != nil {
-				if apierrors.IsAlreadyExists(err) {
-					return apierrors.NewConflict(corev1.Resource("configmaps"), name.Name, err)
-				}
-				return err
-			}
-		} else if err != nil {
-			return err
+// remember notes a write of this process: the resourceVersion it left, or the UID of what it
+// deleted.
+func (l *Ledger) remember(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mine == nil {
+		l.mine = map[string]bool{}
+	}
+	l.mine[id] = true
+	l.order = append(l.order, id)
+	if len(l.order) > mineKept {
+		delete(l.mine, l.order[0])
+		l.order = l.order[1:]
+	}
+}
+
+// Mine says whether this process wrote obj as it is (or deleted it): its watch event needs no
+// repair. Any other change of a ledger object is someone else's, and its region is rebuilt.
+func (l *Ledger) Mine(obj client.Object, deleted bool) bool {
+	id := "rv:" + obj.GetResourceVersion()
+	if deleted {
+		id = "uid:" + string(obj.GetUID())
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mine[id]
+}
+
+// Read returns, from the cache, what the region's warehouses hold and what key holds, for
+// estimates; Update checks against the API server.
+func (l *Ledger) Read(ctx context.Context, region, key string) (used, own int64, err error) {
+	total := &corev1.ConfigMap{}
+	if err := l.Client.Get(ctx, l.totalKey(region), total); client.IgnoreNotFound(err) != nil {
+		return 0, 0, err
+	}
+	used, _ = quota.DecodeTotal(total.Data) // a damaged total counts nothing until it is repaired
+	res := &corev1.ConfigMap{}
+	if err := l.Client.Get(ctx, l.reservationKey(key), res); client.IgnoreNotFound(err) != nil {
+		return 0, 0, err
+	}
+	if k, dbu, ok := quota.DecodeReservation(res.Data); ok && k == key {
+		own = dbu
+	}
+	return used, own, nil
+}
+
+// Update sets key's reservation to what decide returns for what every other warehouse holds
+// (others) and what key holds (own), retrying on conflicts, and returns what it wrote (or
+// found unchanged). A total that is missing or damaged is rebuilt first.
+func (l *Ledger) Update(ctx context.Context, region, key string, decide func(others, own int64) int64) (int64, error) {
+	granted, err := l.update(ctx, region, key, decide)
+	if errors.Is(err, errNeedsRepair) {
+		if err := l.Repair(ctx, region); err != nil {
+			return 0, err
 		}
-		ledger, bad := quota.Decode(cm.Data)
-		granted = decide(ledger)
-		if ledger[key] == granted && len(bad) == 0 {
-			return nil
-		}
-		ledger[key] = granted
-		if granted == 0 {
-			delete(ledger, key)
-		}
-		cm.Data = quota.Encode(ledger)
-		return l.Client.Update(ctx, cm)
-	})
+		granted, err = l.update(ctx, region, key, decide)
+	}
 	return granted, err
 }
 
-// ledgerLabels are the labels of a region's ledger: they put it in the operator's cache.
-func ledgerLabels(region string) map[string]string {
-	return map[string]string{computev1.LabelManagedBy: computev1.ManagedByValue, LabelRegion: region}
+func (l *Ledger) update(ctx context.Context, region, key string, decide func(others, own int64) int64) (int64, error) {
+	s := l.region(region)
+	s.RLock()
+	defer s.RUnlock()
+	res, own, damaged, err := l.reservation(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	var granted int64
+	err = retry.RetryOnConflict(contention, func() error {
+		total, used, err := l.total(ctx, region)
+		if err != nil {
+			return err
+		}
+		if used < own {
+			return errNeedsRepair // the total lost what this warehouse holds
+		}
+		granted = decide(used-own, own)
+		if granted <= own {
+			return nil // a release writes the reservation first
+		}
+		return l.writeTotal(ctx, region, total, used+granted-own)
+	})
+	if err != nil || (granted == own && !damaged) {
+		return granted, err
+	}
+	if err := l.writeReservation(ctx, region, key, res, granted); err != nil {
+		if granted > own {
+			// Give back what the total took; the repair does it too if this fails.
+			_ = l.addToTotal(ctx, region, own-granted)
+		}
+		return 0, err
+	}
+	if granted < own {
+		return granted, l.addToTotal(ctx, region, granted-own)
+	}
+	return granted, nil
+}
+
+// Repair rebuilds the region's ledger from its reservations, a total written in the old layout
+// and the live clusters (quota.Repair), and sets the total to their sum: reservations of
+// warehouses that no longer exist are released, ones that do not parse are dropped, and every
+// warehouse holds at least what its clusters cost. It reads every reservation of the region,
+// so it runs on a timer and when the total was changed by someone else, not for every change.
+func (l *Ledger) Repair(ctx context.Context, region string) error {
+	s := l.region(region)
+	s.Lock()
+	defer s.Unlock()
+	totalCM, used, err := l.total(ctx, region)
+	damaged := errors.Is(err, errNeedsRepair)
+	if err != nil && !damaged {
+		return err
+	}
+	list := &corev1.ConfigMapList{}
+	if err := l.Reader.List(ctx, list, client.InNamespace(l.Namespace), client.MatchingLabels{LabelRegion: region, LabelQuota: LedgerReservation}); err != nil {
+		return err
+	}
+	held, objects := quota.Ledger{}, map[string]*corev1.ConfigMap{}
+	var bad []string
+	for i := range list.Items {
+		cm := &list.Items[i]
+		key, dbu, ok := quota.DecodeReservation(cm.Data)
+		if !ok || cm.Name != naming.QuotaReservation(splitKey(key)) {
+			bad = append(bad, cm.Name)
+			if err := l.writeReservation(ctx, region, key, cm, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		held[key], objects[key] = dbu, cm
+	}
+	// A ledger of the old layout (one entry per warehouse in the region's ConfigMap) keeps its
+	// reservations across the upgrade.
+	if damaged && totalCM != nil {
+		legacy, _ := quota.Decode(totalCM.Data)
+		for k, v := range legacy {
+			held[k] = max(held[k], v)
+		}
+	}
+	// Observed after the reservations are read: a warehouse whose reservation the ledger holds
+	// is already in the cache, since its reservation followed its appearance there.
+	live, exists, err := l.observe(ctx, region)
+	if err != nil {
+		return err
+	}
+	repaired := quota.Repair(held, live, func(k string) bool { return exists[k] })
+	sum := repaired.Used("")
+	if len(bad) > 0 || damaged || sum != used || !maps.Equal(held, repaired) {
+		log.FromContext(ctx).Info("repairing the quota ledger", "region", region, "total", used, "totalDamaged", damaged,
+			"held", held, "badReservations", bad, "repaired", repaired)
+	}
+	// Raise the total before any reservation grows, lower it after every one shrank.
+	if damaged || used < sum {
+		if totalCM, err = l.putTotal(ctx, region, totalCM, max(used, sum)); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(objects)) {
+		if _, kept := repaired[k]; !kept {
+			if err := l.writeReservation(ctx, region, k, objects[k], 0); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(repaired)) {
+		if cm := objects[k]; cm == nil || held[k] != repaired[k] || !hasLabels(cm, reservationLabels(region)) {
+			if err := l.writeReservation(ctx, region, k, cm, repaired[k]); err != nil {
+				return err
+			}
+		}
+	}
+	if !maps.Equal(totalCM.Data, quota.EncodeTotal(sum)) || !hasLabels(totalCM, totalLabels(region)) {
+		_, err = l.putTotal(ctx, region, totalCM, sum)
+	}
+	return err
+}
+
+// RepairWarehouse checks one warehouse's reservation against the cache: a warehouse that is
+// gone and whose clusters are gone holds nothing, and one whose clusters cost more than it
+// holds is raised to their cost. It is the repair for one deletion or edit, without reading
+// the whole region.
+func (l *Ledger) RepairWarehouse(ctx context.Context, namespace, name string) error {
+	key := quota.Key(namespace, name)
+	res := &corev1.ConfigMap{}
+	if err := l.Client.Get(ctx, l.reservationKey(key), res); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	region := res.Labels[LabelRegion]
+	if region == "" {
+		ws := &computev1.Workspace{}
+		if err := l.Client.Get(ctx, client.ObjectKey{Name: namespace}, ws); err != nil {
+			return client.IgnoreNotFound(err) // no reservation and no region: nothing is held
+		}
+		region = ws.Spec.Region
+	}
+	if _, ok := l.Config.Region(region); !ok {
+		return nil
+	}
+	exists := true
+	if err := l.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &computev1.ServerlessWarehouse{}); apierrors.IsNotFound(err) {
+		exists = false
+	} else if err != nil {
+		return err
+	}
+	live, err := l.liveOf(ctx, namespace, name)
+	if err != nil {
+		return err
+	}
+	want := func(own int64) int64 {
+		if !exists && live == 0 {
+			return 0
+		}
+		return max(own, live)
+	}
+	if res.Name == "" && want(0) == 0 {
+		return nil
+	}
+	if k, cached, ok := quota.DecodeReservation(res.Data); ok && k == key && cached > 0 && want(cached) == cached {
+		return nil
+	}
+	_, err = l.Update(ctx, region, key, func(_, own int64) int64 { return want(own) })
+	return err
+}
+
+// reservation reads key's reservation from the API server: the object (nil if there is none),
+// what it holds, and whether it is damaged (it then holds nothing and is overwritten).
+func (l *Ledger) reservation(ctx context.Context, key string) (cm *corev1.ConfigMap, dbu int64, damaged bool, err error) {
+	cm = &corev1.ConfigMap{}
+	err = l.Reader.Get(ctx, l.reservationKey(key), cm)
+	if apierrors.IsNotFound(err) {
+		return nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, 0, false, err
+	}
+	k, dbu, ok := quota.DecodeReservation(cm.Data)
+	if !ok || k != key {
+		return cm, 0, true, nil
+	}
+	return cm, dbu, false, nil
+}
+
+// total reads the region's total from the API server; errNeedsRepair (with the object, if it
+// exists) when it is missing or does not parse.
+func (l *Ledger) total(ctx context.Context, region string) (*corev1.ConfigMap, int64, error) {
+	cm := &corev1.ConfigMap{}
+	err := l.Reader.Get(ctx, l.totalKey(region), cm)
+	if apierrors.IsNotFound(err) {
+		return nil, 0, errNeedsRepair
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	used, ok := quota.DecodeTotal(cm.Data)
+	if !ok {
+		return cm, 0, errNeedsRepair
+	}
+	return cm, used, nil
+}
+
+// writeTotal writes the total over cm, guarded by its resourceVersion.
+func (l *Ledger) writeTotal(ctx context.Context, region string, cm *corev1.ConfigMap, dbu int64) error {
+	_, err := l.putTotal(ctx, region, cm, dbu)
+	return err
+}
+
+// putTotal creates the total (cm nil) or updates it, and remembers the write.
+func (l *Ledger) putTotal(ctx context.Context, region string, cm *corev1.ConfigMap, dbu int64) (*corev1.ConfigMap, error) {
+	key := l.totalKey(region)
+	create := cm == nil
+	if create {
+		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	}
+	setLabels(cm, totalLabels(region))
+	cm.Data = quota.EncodeTotal(dbu)
+	var err error
+	if create {
+		err = l.Client.Create(ctx, cm)
+		if apierrors.IsAlreadyExists(err) {
+			err = apierrors.NewConflict(corev1.Resource("configmaps"), key.Name, err)
+		}
+	} else {
+		err = l.Client.Update(ctx, cm)
+	}
+	if err == nil {
+		l.remember("rv:" + cm.ResourceVersion)
+	}
+	return cm, err
+}
+
+// addToTotal moves the total by delta, re-reading it on conflicts.
+func (l *Ledger) addToTotal(ctx context.Context, region string, delta int64) error {
+	return retry.RetryOnConflict(contention, func() error {
+		cm, used, err := l.total(ctx, region)
+		if errors.Is(err, errNeedsRepair) {
+			return nil // the repair rebuilds it from the reservations
+		}
+		if err != nil {
+			return err
+		}
+		return l.writeTotal(ctx, region, cm, max(used+delta, 0))
+	})
+}
+
+// writeReservation sets key's reservation to dbu over cm (nil: none yet), deleting it at 0.
+func (l *Ledger) writeReservation(ctx context.Context, region, key string, cm *corev1.ConfigMap, dbu int64) error {
+	if dbu == 0 {
+		if cm == nil {
+			return nil
+		}
+		l.remember("uid:" + string(cm.UID))
+		err := l.Client.Delete(ctx, cm, client.Preconditions{UID: &cm.UID, ResourceVersion: &cm.ResourceVersion})
+		return client.IgnoreNotFound(err)
+	}
+	create := cm == nil
+	if create {
+		name := l.reservationKey(key)
+		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: name.Namespace, Name: name.Name}}
+	}
+	setLabels(cm, reservationLabels(region))
+	cm.Data = quota.EncodeReservation(key, dbu)
+	var err error
+	if create {
+		err = l.Client.Create(ctx, cm)
+	} else {
+		err = l.Client.Update(ctx, cm)
+	}
+	if err == nil {
+		l.remember("rv:" + cm.ResourceVersion)
+	}
+	return err
+}
+
+// observe returns, from the cache, the DBU/h of the region's live clusters per warehouse and
+// every warehouse that exists (in any region: the keys do not name one).
+func (l *Ledger) observe(ctx context.Context, region string) (quota.Ledger, map[string]bool, error) {
+	whs := &computev1.ServerlessWarehouseList{}
+	if err := l.Client.List(ctx, whs); err != nil {
+		return nil, nil, err
+	}
+	exists := map[string]bool{}
+	for _, w := range whs.Items {
+		exists[quota.Key(w.Namespace, w.Name)] = true
+	}
+	deps := &appsv1.DeploymentList{}
+	if err := l.Client.List(ctx, deps, client.HasLabels{computev1.LabelWarehouse, LabelClusterSize}); err != nil {
+		return nil, nil, err
+	}
+	live := quota.Ledger{}
+	regions := map[string]string{} // namespace -> its workspace's region
+	for _, d := range deps.Items {
+		ns := d.Namespace
+		if _, seen := regions[ns]; !seen {
+			ws := &computev1.Workspace{}
+			if err := l.Client.Get(ctx, client.ObjectKey{Name: ns}, ws); client.IgnoreNotFound(err) != nil {
+				return nil, nil, err
+			}
+			regions[ns] = ws.Spec.Region
+		}
+		if regions[ns] == region {
+			live[quota.Key(ns, d.Labels[computev1.LabelWarehouse])] += dbuOf(l.Config, []appsv1.Deployment{d})
+		}
+	}
+	return live, exists, nil
+}
+
+func (l *Ledger) totalKey(region string) client.ObjectKey {
+	return client.ObjectKey{Namespace: l.Namespace, Name: naming.QuotaLedger(region)}
+}
+
+func (l *Ledger) reservationKey(key string) client.ObjectKey {
+	return client.ObjectKey{Namespace: l.Namespace, Name: naming.QuotaReservation(splitKey(key))}
+}
+
+// liveOf is the DBU/h of one warehouse's clusters, from the cache; clusters being deleted
+// still count.
+func (l *Ledger) liveOf(ctx context.Context, namespace, name string) (int64, error) {
+	deps := &appsv1.DeploymentList{}
+	if err := l.Client.List(ctx, deps, client.InNamespace(namespace), client.MatchingLabels{computev1.LabelWarehouse: name}, client.HasLabels{LabelClusterSize}); err != nil {
+		return 0, err
+	}
+	return dbuOf(l.Config, deps.Items), nil
+}
+
+func splitKey(key string) (namespace, name string) {
+	namespace, name, _ = strings.Cut(key, "/")
+	return namespace, name
+}
+
+// totalLabels and reservationLabels put the ledger in the operator's cache and tell its parts
+// apart; an edit that removed them is undone.
+func totalLabels(region string) map[string]string {
+	return map[string]string{computev1.LabelManagedBy: computev1.ManagedByValue, LabelRegion: region, LabelQuota: LedgerTotal}
+}
+
+func reservationLabels(region string) map[string]string {
+	return map[string]string{computev1.LabelManagedBy: computev1.ManagedByValue, LabelRegion: region, LabelQuota: LedgerReservation}
+}
+
+func setLabels(cm *corev1.ConfigMap, want map[string]string) {
+	if cm.Labels == nil {
+		cm.Labels = map[string]string{}
+	}
+	maps.Copy(cm.Labels, want)
+}
+
+func hasLabels(cm *corev1.ConfigMap, want map[string]string) bool {
+	for k, v := range want {
+		if cm.Labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Snapshot reads a region's ledger as reader sees it: the total (ok false if it is missing or
+// does not parse) and every reservation that parses. Tests and the restart-safety check
+// compare it with what runs.
+func Snapshot(ctx context.Context, reader client.Reader, namespace, region string) (total int64, ok bool, held quota.Ledger, err error) {
+	cm := &corev1.ConfigMap{}
+	err = reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: naming.QuotaLedger(region)}, cm)
+	if client.IgnoreNotFound(err) != nil {
+		return 0, false, nil, err
+	}
+	total, ok = quota.DecodeTotal(cm.Data)
+	list := &corev1.ConfigMapList{}
+	if err := reader.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{LabelRegion: region, LabelQuota: LedgerReservation}); err != nil {
+		return 0, false, nil, err
+	}
+	held = quota.Ledger{}
+	for _, cm := range list.Items {
+		if key, dbu, ok := quota.DecodeReservation(cm.Data); ok {
+			held[key] = dbu
+		}
+	}
+	return total, ok, held, nil
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -30,6 +31,7 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/activation"
 	"github.com/serverlessplane/operator/internal/apply"
+	"github.com/serverlessplane/operator/internal/indexes"
 	"github.com/serverlessplane/operator/internal/pods"
 	"github.com/serverlessplane/operator/internal/scalestate"
 	"github.com/serverlessplane/operator/internal/servingcert"
@@ -236,17 +238,16 @@ func (r *Reconciler) decide(ctx context.Context, wh *computev1.ServerlessWarehou
 	d := autoscaler.Decide(p, st, autoscaler.Input{Now: now, Current: active, Ready: ready, Cap: -1})
 	obs.wanted, obs.lastActive = d.Desired, st.LastActive
 
-	ledger, err := r.Ledger.Read(ctx, r.Client, region.Name)
+	used, own, err := r.Ledger.Read(ctx, region.Name, quota.Key(wh.Namespace, wh.Name))
 	if err != nil {
 		return err
 	}
-	key := quota.Key(wh.Namespace, wh.Name)
 	base := dbuOf(r.Config, deployments)
-	telemetry.Quota(region.Name, ledger.Used(""), region.ServerlessQuotaDBU)
-	allowed := active + quota.Fit(region.ServerlessQuotaDBU, ledger.Used(key), base, size.DBUPerHour, max(d.Desired-active, 0))
+	telemetry.Quota(region.Name, used, region.ServerlessQuotaDBU)
+	allowed := active + quota.Fit(region.ServerlessQuotaDBU, used-own, base, size.DBUPerHour, max(d.Desired-active, 0))
 	capped := d.Capped(allowed, active)
 	if capped.Desired < d.Desired {
-		obs.quota = &quotaBlock{Region: region.Name, Used: ledger.Used(key) + base,
+		obs.quota = &quotaBlock{Region: region.Name, Used: used - own + base,
 			Requested: int64(d.Desired-active) * size.DBUPerHour, Quota: region.ServerlessQuotaDBU}
 	}
 	st.Record(now, active, capped.Desired)
@@ -287,8 +288,8 @@ func (r *Reconciler) scale(ctx context.Context, wh *computev1.ServerlessWarehous
 		if granted < p.Create {
 			obs.quota = &quotaBlock{Region: region.Name, Requested: int64(p.Create) * size.DBUPerHour, Quota: region.ServerlessQuotaDBU,
 				Rolling: hasOutdated(clusters, hash)}
-			if l, err := r.Ledger.Read(ctx, r.Client, region.Name); err == nil {
-				obs.quota.Used = l.Used("")
+			if used, _, err := r.Ledger.Read(ctx, region.Name, quota.Key(wh.Namespace, wh.Name)); err == nil {
+				obs.quota.Used = used
 			}
 		}
 		p.Create = granted
@@ -332,12 +333,12 @@ func (r *Reconciler) reserve(ctx context.Context, wh *computev1.ServerlessWareho
 	key := quota.Key(wh.Namespace, wh.Name)
 	base := dbuOf(r.Config, deployments)
 	var granted int32
-	_, err := r.Ledger.Update(ctx, region.Name, key, func(l quota.Ledger) int64 {
-		granted = quota.Fit(region.ServerlessQuotaDBU, l.Used(key), base, size.DBUPerHour, n)
+	_, err := r.Ledger.Update(ctx, region.Name, key, func(others, own int64) int64 {
+		granted = quota.Fit(region.ServerlessQuotaDBU, others, base, size.DBUPerHour, n)
 		if granted < atLeast {
 			granted = 0
 		}
-		return max(l[key], base+int64(granted)*size.DBUPerHour)
+		return max(own, base+int64(granted)*size.DBUPerHour)
 	})
 	return granted, err
 }
@@ -345,14 +346,14 @@ func (r *Reconciler) reserve(ctx context.Context, wh *computev1.ServerlessWareho
 // settle sets the warehouse's allocation to what its clusters consume after the pass.
 func (r *Reconciler) settle(ctx context.Context, wh *computev1.ServerlessWarehouse, region *configv1.Region, dbu int64) error {
 	key := quota.Key(wh.Namespace, wh.Name)
-	l, err := r.Ledger.Read(ctx, r.Client, region.Name)
+	_, own, err := r.Ledger.Read(ctx, region.Name, key)
 	if err != nil {
 		return err
 	}
-	if l[key] == dbu {
+	if own == dbu {
 		return nil
 	}
-	_, err = r.Ledger.Update(ctx, region.Name, key, func(quota.Ledger) int64 { return dbu })
+	_, err = r.Ledger.Update(ctx, region.Name, key, func(int64, int64) int64 { return dbu })
 	return err
 }
 
@@ -514,7 +515,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, wh *computev1.Serverle
 	}
 	ws := &computev1.Workspace{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: wh.Namespace}, ws); err == nil {
-		if _, err := r.Ledger.Update(ctx, ws.Spec.Region, quota.Key(wh.Namespace, wh.Name), func(quota.Ledger) int64 { return 0 }); err != nil {
+		if _, err := r.Ledger.Update(ctx, ws.Spec.Region, quota.Key(wh.Namespace, wh.Name), release); err != nil {
 			return ctrl.Result{}, err
 		}
 	} else if !apierrors.IsNotFound(err) {
@@ -528,12 +529,15 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, wh *computev1.Serverle
 	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Update(ctx, wh))
 }
 
+// release is what a warehouse holds once it is deleted.
+func release(int64, int64) int64 { return 0 }
+
 // releaseEverywhere removes the warehouse from every region's ledger, for a warehouse whose
 // workspace (and so region) is already gone.
 func (r *Reconciler) releaseEverywhere(ctx context.Context, wh *computev1.ServerlessWarehouse) error {
 	var errs []error
 	for _, region := range r.Config.Regions {
-		_, err := r.Ledger.Update(ctx, region.Name, quota.Key(wh.Namespace, wh.Name), func(quota.Ledger) int64 { return 0 })
+		_, err := r.Ledger.Update(ctx, region.Name, quota.Key(wh.Namespace, wh.Name), release)
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -623,9 +627,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Secret{}).
 		Watches(&computev1.Workspace{}, handler.EnqueueRequestsFromMapFunc(r.warehousesOfWorkspace)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.blockedWarehouses),
-			builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-				return o.GetNamespace() == r.Config.OperatorNamespace && o.GetLabels()[LabelRegion] != ""
-			}))).
+			builder.WithPredicates(r.capacityFreed())).
 		Complete(telemetry.CountErrors("serverlesswarehouse", r))
 }
 
@@ -637,21 +639,32 @@ func (r *Reconciler) warehousesOfWorkspace(ctx context.Context, obj client.Objec
 	return requests(list.Items, func(*computev1.ServerlessWarehouse) bool { return true })
 }
 
-// blockedWarehouses wakes the warehouses the quota holds back when a ledger changes: capacity
-// may have freed.
+// capacityFreed passes the changes of a region's total that may let a warehouse the quota
+// holds back start: the total went down, or it is gone (and is rebuilt).
+func (r *Reconciler) capacityFreed() predicate.Predicate {
+	total := func(o client.Object) bool {
+		return o.GetNamespace() == r.Config.OperatorNamespace && o.GetLabels()[LabelQuota] == LedgerTotal
+	}
+	used := func(o client.Object) int64 {
+		dbu, _ := quota.DecodeTotal(o.(*corev1.ConfigMap).Data)
+		return dbu
+	}
+	return predicate.Funcs{
+		CreateFunc:  func(e event.CreateEvent) bool { return total(e.Object) },
+		DeleteFunc:  func(e event.DeleteEvent) bool { return total(e.Object) },
+		UpdateFunc:  func(e event.UpdateEvent) bool { return total(e.ObjectNew) && used(e.ObjectNew) < used(e.ObjectOld) },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// blockedWarehouses wakes the warehouses the quota holds back (found by index, not by listing
+// every warehouse) when capacity may have freed.
 func (r *Reconciler) blockedWarehouses(ctx context.Context, _ client.Object) []reconcile.Request {
 	list := &computev1.ServerlessWarehouseList{}
-	if err := r.Client.List(ctx, list); err != nil {
+	if err := r.Client.List(ctx, list, client.MatchingFields{indexes.WarehouseCondition: ConditionQuotaExceeded}); err != nil {
 		return nil
 	}
-	return requests(list.Items, func(w *computev1.ServerlessWarehouse) bool {
-		for _, c := range w.Status.Conditions {
-			if c.Type == ConditionQuotaExceeded && c.Status == metav1.ConditionTrue {
-				return true
-			}
-		}
-		return false
-	})
+	return requests(list.Items, func(*computev1.ServerlessWarehouse) bool { return true })
 }
 
 func requests(items []computev1.ServerlessWarehouse, keep func(*computev1.ServerlessWarehouse) bool) []reconcile.Request {

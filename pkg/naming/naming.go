@@ -40,7 +40,8 @@ const (
 	GatewayServingSecret = "serverlessplane-gateway-tls"
 	// GatewayService fronts the gateway pods: the control plane's front door.
 	GatewayService = "serverlessplane-gateway"
-	// QuotaLedgerPrefix prefixes the per-region ConfigMaps that record serverless capacity.
+	// QuotaLedgerPrefix prefixes the per-region ConfigMaps with the serverless capacity
+	// every warehouse of the region holds.
 	QuotaLedgerPrefix = "serverlessplane-quota-"
 )
 
@@ -79,8 +80,14 @@ func Child(parts ...string) string {
 	return readable + "-" + Hash(parts, hashLen)
 }
 
-// QuotaLedger names a region's quota ledger.
+// QuotaLedger names a region's quota total.
 func QuotaLedger(region string) string { return QuotaLedgerPrefix + region }
+
+// QuotaReservation names the ConfigMap with a warehouse's share of its region's quota, in the
+// operator namespace.
+func QuotaReservation(namespace, warehouse string) string {
+	return Child("serverlessplane-reservation", namespace, warehouse)
+}
 
 // Hash is a short, stable hash of v's JSON, n hex digits long (at most 16), for names and
 // labels that change when a template does.

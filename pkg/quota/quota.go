@@ -1,7 +1,9 @@
 // Package quota does the accounting of the regional serverless quota: a ledger of the DBU/h
-// each warehouse holds, and how many clusters fit. It has no client; the warehouse controller
-// stores the ledger in a ConfigMap and updates it with optimistic concurrency, so that two
-// warehouses racing for the last capacity cannot both get it.
+// each warehouse holds, and how many clusters fit. It has no client. The warehouse controller
+// stores a region's ledger as one small object per warehouse (its reservation) and one for the
+// region's total, which every reservation updates with optimistic concurrency, so that two
+// warehouses racing for the last capacity cannot both get it, and no write grows with the
+// number of warehouses in the region.
 package quota
 
 import (
@@ -40,21 +42,47 @@ func Fit(limit, others, base, step int64, want int32) int32 {
 	return int32(min(int64(want), free/step))
 }
 
-// Encode turns the ledger into ConfigMap data. ConfigMap keys cannot hold '/', so the key's
-// separator becomes '.', which namespace and warehouse names cannot contain.
-func Encode(l Ledger) map[string]string {
-	out := make(map[string]string, len(l))
-	for k, v := range l {
-		if v > 0 {
-			out[strings.Replace(k, "/", ".", 1)] = strconv.FormatInt(v, 10)
-		}
-	}
-	return out
+// The data keys of a region's total and of a warehouse's reservation.
+const (
+	// DataDBU is the DBU/h the region's warehouses hold (in the total) or one warehouse
+	// holds (in its reservation).
+	DataDBU = "dbuPerHour"
+	// DataWarehouse names the warehouse of a reservation ("namespace/name").
+	DataWarehouse = "warehouse"
+)
+
+// EncodeTotal is the data of a region's total.
+func EncodeTotal(dbu int64) map[string]string {
+	return map[string]string{DataDBU: strconv.FormatInt(dbu, 10)}
 }
 
-// Decode reads ConfigMap data written by Encode. An entry that does not parse (the ledger was
-// edited or damaged) is left out and its key returned in bad: one bad entry must not stop the
-// accounting of every warehouse of the region.
+// DecodeTotal reads a region's total. ok is false unless the data is exactly what EncodeTotal
+// writes: a total that was edited, damaged or written in the old layout (one entry per
+// warehouse, see Decode) is rebuilt, not trusted.
+func DecodeTotal(data map[string]string) (dbu int64, ok bool) {
+	if len(data) != 1 {
+		return 0, false
+	}
+	dbu, err := strconv.ParseInt(data[DataDBU], 10, 64)
+	return dbu, err == nil && dbu >= 0
+}
+
+// EncodeReservation is the data of a warehouse's reservation.
+func EncodeReservation(key string, dbu int64) map[string]string {
+	return map[string]string{DataWarehouse: key, DataDBU: strconv.FormatInt(dbu, 10)}
+}
+
+// DecodeReservation reads a warehouse's reservation; ok is false if it does not parse.
+func DecodeReservation(data map[string]string) (key string, dbu int64, ok bool) {
+	key = data[DataWarehouse]
+	ns, name, found := strings.Cut(key, "/")
+	dbu, err := strconv.ParseInt(data[DataDBU], 10, 64)
+	return key, dbu, found && ns != "" && name != "" && err == nil && dbu >= 0 && len(data) == 2
+}
+
+// Decode reads a ledger of the old layout, one ConfigMap per region with an entry per
+// warehouse ("namespace.name": DBU/h), so that an upgrade keeps its reservations. An entry that
+// does not parse is left out and its key returned in bad.
 func Decode(data map[string]string) (l Ledger, bad []string) {
 	l = Ledger{}
 	for k, v := range data {

@@ -32,21 +32,63 @@ func TestFit(t *testing.T) {
 	}
 }
 
-func TestLedgerRoundTrip(t *testing.T) {
-	l := Ledger{Key("team-a", "bi"): 24, Key("team-b", "etl"): 80, Key("team-b", "gone"): 0}
-	data := Encode(l)
-	if diff := cmp.Diff(map[string]string{"team-a.bi": "24", "team-b.etl": "80"}, data); diff != "" {
+func TestTotalRoundTrip(t *testing.T) {
+	data := EncodeTotal(36)
+	if diff := cmp.Diff(map[string]string{"dbuPerHour": "36"}, data); diff != "" {
 		t.Fatalf("encoded (-want +got):\n%s", diff)
 	}
-	back, bad := Decode(data)
-	if len(bad) != 0 {
-		t.Fatalf("bad entries %q in what Encode wrote", bad)
+	if got, ok := DecodeTotal(data); !ok || got != 36 {
+		t.Fatalf("DecodeTotal = %d, %v; want 36, true", got, ok)
 	}
-	if diff := cmp.Diff(Ledger{"team-a/bi": 24, "team-b/etl": 80}, back); diff != "" {
-		t.Fatalf("decoded (-want +got):\n%s", diff)
+}
+
+func TestDecodeTotalTrustsOnlyWhatEncodeTotalWrites(t *testing.T) {
+	for name, data := range map[string]map[string]string{
+		"missing":                       nil,
+		"not a number":                  {"dbuPerHour": "lots"},
+		"negative":                      {"dbuPerHour": "-12"},
+		"an extra key":                  {"dbuPerHour": "12", "stray": "7"},
+		"the old layout, per warehouse": {"team-a.bi": "12"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, ok := DecodeTotal(data); ok {
+				t.Fatalf("DecodeTotal(%v) ok, want rejected", data)
+			}
+		})
 	}
-	if got := back.Used("team-a/bi"); got != 80 {
-		t.Fatalf("Used = %d, want 80", got)
+}
+
+func TestReservationRoundTrip(t *testing.T) {
+	data := EncodeReservation(Key("team-a", "bi"), 24)
+	if diff := cmp.Diff(map[string]string{"warehouse": "team-a/bi", "dbuPerHour": "24"}, data); diff != "" {
+		t.Fatalf("encoded (-want +got):\n%s", diff)
+	}
+	key, dbu, ok := DecodeReservation(data)
+	if !ok || key != "team-a/bi" || dbu != 24 {
+		t.Fatalf("DecodeReservation = %q, %d, %v; want team-a/bi, 24, true", key, dbu, ok)
+	}
+	for name, data := range map[string]map[string]string{
+		"no warehouse": {"dbuPerHour": "12"},
+		"no namespace": {"warehouse": "/bi", "dbuPerHour": "12"},
+		"not a number": {"warehouse": "a/bi", "dbuPerHour": "lots"},
+		"negative":     {"warehouse": "a/bi", "dbuPerHour": "-1"},
+		"an extra key": {"warehouse": "a/bi", "dbuPerHour": "12", "x": "y"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, _, ok := DecodeReservation(data); ok {
+				t.Fatalf("DecodeReservation(%v) ok, want rejected", data)
+			}
+		})
+	}
+}
+
+func TestUsed(t *testing.T) {
+	l := Ledger{Key("team-a", "bi"): 24, Key("team-b", "etl"): 80}
+	if got := l.Used("team-a/bi"); got != 80 {
+		t.Fatalf("Used(team-a/bi) = %d, want 80", got)
+	}
+	if got := l.Used(""); got != 104 {
+		t.Fatalf("Used() = %d, want 104", got)
 	}
 }
 

@@ -20,7 +20,6 @@ import (
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers/warehouse"
-	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/quota"
 	b "github.com/serverlessplane/operator/test/builders"
 	"github.com/serverlessplane/operator/test/framework"
@@ -297,14 +296,15 @@ func (v *verdict) checkLedgers(ctx context.Context, c client.Client, cfg *config
 		v.liveDBU += s.DBUPerHour
 	}
 	for _, r := range cfg.Regions {
-		cm := &corev1.ConfigMap{}
-		err := c.Get(ctx, client.ObjectKey{Namespace: cfg.OperatorNamespace, Name: naming.QuotaLedger(r.Name)}, cm)
-		if client.IgnoreNotFound(err) != nil {
+		total, ok, held, err := warehouse.Snapshot(ctx, c, cfg.OperatorNamespace, r.Name)
+		if err != nil {
 			return err
 		}
-		held, bad := quota.Decode(cm.Data)
-		for _, k := range bad {
-			v.ledger = append(v.ledger, fmt.Sprintf("%s: entry %q does not parse", r.Name, k))
+		if len(held) > 0 && !ok {
+			v.ledger = append(v.ledger, fmt.Sprintf("%s: the total does not parse", r.Name))
+		}
+		if total != held.Used("") {
+			v.ledger = append(v.ledger, fmt.Sprintf("%s: the total holds %d DBU/h, the reservations %d", r.Name, total, held.Used("")))
 		}
 		want := live[r.Name]
 		keys := slices.Sorted(maps.Keys(held))

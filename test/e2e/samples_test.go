@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/controllers/warehouse"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/test/framework"
 	"github.com/serverlessplane/operator/test/loadsim"
@@ -200,9 +201,11 @@ func deleteSamples(t *testing.T) {
 			items, _ := metaItems(list)
 			g.Expect(items).To(BeEmpty(), "%T", list)
 		}
-		cm := &corev1.ConfigMap{}
-		g.Expect(k8s.Get(t.Context(), client.ObjectKey{Namespace: "serverlessplane-system", Name: naming.QuotaLedger("us-east-1")}, cm)).To(Succeed())
-		g.Expect(cm.Data).To(BeEmpty(), "the quota ledger holds nothing for deleted warehouses")
+		total, ok, held, err := warehouse.Snapshot(t.Context(), k8s, "serverlessplane-system", "us-east-1")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(held).To(BeEmpty(), "the quota ledger holds nothing for deleted warehouses")
+		g.Expect(ok).To(BeTrue(), "the region's total parses")
+		g.Expect(total).To(BeZero(), "the region's total")
 	}, timeout, interval).Should(Succeed())
 }
 

@@ -448,31 +448,49 @@ var _ = Describe("ServerlessWarehouse", func() {
 			Expect(k8s.DeleteAllOf(ctx, &appsv1.Deployment{}, client.InNamespace(ns), client.MatchingLabels{computev1.LabelWarehouse: "strip"})).To(Succeed())
 			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12}), "its quota is released")
 
-			By("an edit that damages the ledger")
+			By("an edit that damages the region's total")
 			cm := &corev1.ConfigMap{}
 			key := client.ObjectKey{Namespace: env.OperatorConfig.OperatorNamespace, Name: naming.QuotaLedger(ledgerRegion)}
 			Expect(k8s.Get(ctx, key, cm)).To(Succeed())
-			cm.Data = map[string]string{ns + ".keep": "lots", "stray": "7"}
+			cm.Data = map[string]string{"dbuPerHour": "lots", "stray": "7"}
 			Expect(k8s.Update(ctx, cm)).To(Succeed())
+			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12}), "rebuilt from the reservations")
+
+			By("an edit that lowers a reservation below what its clusters cost")
+			res := &corev1.ConfigMap{}
+			resKey := client.ObjectKey{Namespace: env.OperatorConfig.OperatorNamespace, Name: naming.QuotaReservation(ns, "keep")}
+			Expect(k8s.Get(ctx, resKey, res)).To(Succeed())
+			res.Data["dbuPerHour"] = "1"
+			Expect(k8s.Update(ctx, res)).To(Succeed())
+			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12}), "raised to the live clusters")
+
+			By("deleting the whole ledger")
+			Expect(k8s.Delete(ctx, cm)).To(Succeed())
+			Expect(k8s.Delete(ctx, res)).To(Succeed())
 			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12}), "rebuilt from the live clusters")
 
-			By("deleting the ledger")
-			Expect(k8s.Delete(ctx, cm)).To(Succeed())
-			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12}), "rebuilt from the live clusters")
+			By("a ledger of the old layout, one entry per warehouse in the region's ConfigMap")
+			Expect(k8s.Get(ctx, key, cm)).To(Succeed())
+			cm.Data = map[string]string{ns + ".keep": "12", ns + ".gone": "24", "stray": "7"}
+			Expect(k8s.Update(ctx, cm)).To(Succeed())
+			Eventually(held).Should(Equal(quota.Ledger{quota.Key(ns, "keep"): 12}), "rebuilt in the new layout")
 		})
 
 		It("keeps the ledger within the quota under concurrent reservations", func(ctx SpecContext) {
-			l := &warehouse.Ledger{Client: env.Client, Reader: env.Client, Namespace: env.OperatorConfig.OperatorNamespace}
+			l := &warehouse.Ledger{Client: env.Client, Reader: env.Client, Namespace: env.OperatorConfig.OperatorNamespace, Config: env.OperatorConfig}
 			region := "concurrency-" + framework.Name("r")
 			const limit, step, workers = 120, 12, 25
+			// The region's total, which every reservation is checked against. (Its repair would
+			// release the reservations below, of warehouses that do not exist.)
+			Expect(l.Repair(ctx, region)).To(Succeed())
 			var wg sync.WaitGroup
 			granted := make([]int32, workers)
 			for i := range workers {
 				wg.Go(func() {
 					defer GinkgoRecover()
 					key := quota.Key("ns", framework.Name("w"))
-					_, err := l.Update(ctx, region, key, func(ledger quota.Ledger) int64 {
-						granted[i] = quota.Fit(limit, ledger.Used(key), 0, step, 1)
+					_, err := l.Update(ctx, region, key, func(others, _ int64) int64 {
+						granted[i] = quota.Fit(limit, others, 0, step, 1)
 						return int64(granted[i]) * step
 					})
 					Expect(err).NotTo(HaveOccurred())
@@ -489,17 +507,16 @@ var _ = Describe("ServerlessWarehouse", func() {
 	})
 })
 
-// ledger reads a region's quota ledger from the API server.
+// ledger reads a region's reservations from the API server; the region's total must be their
+// sum.
 func ledger(g Gomega, region string) quota.Ledger {
-	cm := &corev1.ConfigMap{}
-	err := k8s.Get(bg(), client.ObjectKey{Namespace: env.OperatorConfig.OperatorNamespace, Name: naming.QuotaLedger(region)}, cm)
-	if apierrors.IsNotFound(err) {
-		return quota.Ledger{}
-	}
+	total, ok, held, err := warehouse.Snapshot(bg(), k8s, env.OperatorConfig.OperatorNamespace, region)
 	g.Expect(err).NotTo(HaveOccurred())
-	l, bad := quota.Decode(cm.Data)
-	g.Expect(bad).To(BeEmpty())
-	return l
+	if len(held) > 0 {
+		g.Expect(ok).To(BeTrue(), "the region's total parses")
+	}
+	g.Expect(total).To(Equal(held.Used("")), "the region's total is the sum of its reservations %v", held)
+	return held
 }
 
 // operatorSeries counts the operator's series about the warehouse.
