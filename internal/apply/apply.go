@@ -87,8 +87,16 @@ func (a *Applier) apply(ctx context.Context, owner, desired client.Object) (bool
 	}
 	intent.SetGroupVersionKind(gvk)
 
-	live := &unstructured.Unstructured{}
-	live.SetGroupVersionKind(gvk)
+	// The live object is read typed, as the controllers' own watches cache it: reading it as
+	// unstructured would make the cache keep a second, larger copy of every child object.
+	typed, err := a.Client.Scheme().New(gvk)
+	if err != nil {
+		return false, err
+	}
+	live, ok := typed.(client.Object)
+	if !ok {
+		return false, fmt.Errorf("%s is not an object", gvk)
+	}
 	err = a.Reader.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	switch {
 	case apierrors.IsNotFound(err) && owner != nil:
@@ -102,11 +110,17 @@ func (a *Applier) apply(ctx context.Context, owner, desired client.Object) (bool
 		return false, err
 	case owner != nil && !metav1.IsControlledBy(live, owner):
 		return false, conflict(a.Client.Scheme(), gvk.Kind, live, owner)
-	case live.GetDeletionTimestamp() == nil && Contains(live.Object, intent.Object):
-		return false, nil
 	default:
+		live.GetObjectKind().SetGroupVersionKind(gvk)
+		current, err := toMap(live)
+		if err != nil {
+			return false, err
+		}
+		if live.GetDeletionTimestamp() == nil && Contains(current, intent.Object) {
+			return false, nil
+		}
 		log.FromContext(ctx).V(1).Info("updating", "kind", gvk.Kind, "object", client.ObjectKeyFromObject(desired),
-			"field", Diff(live.Object, intent.Object))
+			"field", Diff(current, intent.Object))
 	}
 	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent), client.FieldOwner(a.FieldManager), client.ForceOwnership); err != nil {
 		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
@@ -167,12 +181,19 @@ func toUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
 		}
 	}
 	// Round-trip through JSON so numbers compare as the live object's do.
-	data, err := json.Marshal(m)
+	u := &unstructured.Unstructured{}
+	u.Object, err = toMap(m)
+	return u, err
+}
+
+// toMap is v as its JSON decodes into a map.
+func toMap(v any) (map[string]any, error) {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	u := &unstructured.Unstructured{}
-	return u, json.Unmarshal(data, &u.Object)
+	var m map[string]any
+	return m, json.Unmarshal(data, &m)
 }
 
 // Contains reports whether live holds every field of want with the same value. Maps may hold
