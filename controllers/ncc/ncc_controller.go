@@ -149,13 +149,15 @@ func (r *Reconciler) boundWorkspaces(ctx context.Context, n *computev1.NetworkCo
 }
 
 // applyRule applies a rule's Service, EndpointSlices and egress policy in one namespace and
-// records their keys in keep.
+// records their keys in keep. The egress comes last: a rule whose endpoint objects cannot be
+// written (the API server refuses an address) opens nothing.
 func (r *Reconciler) applyRule(ctx context.Context, n *computev1.NetworkConnectivityConfig, ns string, rule *computev1.PrivateEndpointRule, keep sets.Set[client.ObjectKey]) error {
 	m := materialize(n.Name, ns, rule, r.Config.ControlPlane.ProtectedCIDRs)
-	objs := []client.Object{m.service, m.policy}
+	objs := []client.Object{m.service}
 	for _, s := range m.slices {
 		objs = append(objs, s)
 	}
+	objs = append(objs, m.policy)
 	for _, o := range objs {
 		if err := r.applier.ApplyOwned(ctx, n, o); err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers/ncc"
 	"github.com/serverlessplane/operator/controllers/workspace"
+	"github.com/serverlessplane/operator/pkg/conditions"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
 	b "github.com/serverlessplane/operator/test/builders"
@@ -101,6 +102,30 @@ var _ = Describe("NetworkConnectivityConfig", func() {
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(n), n)).To(Succeed())
 			g.Expect(n.Status.BoundWorkspaces).To(Equal([]string{a.Name}))
 		}).Should(Succeed())
+	})
+
+	It("opens a rule's egress only once its Service and EndpointSlices exist", func(ctx SpecContext) {
+		ws := b.Workspace(framework.Name("guarded")).NCC(framework.Name("net")).Obj()
+		Expect(k8s.Create(ctx, ws)).To(Succeed())
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKey{Name: ws.Name}, &corev1.Namespace{}) }).Should(Succeed())
+		probe := &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Namespace: ws.Name, Name: "probe"},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.20.0.15"}}},
+		}
+		lift := denyByPolicy(ctx, framework.Name("deny-slices"), endpointSlices, "object.metadata.namespace != '"+ws.Name+"'", probe)
+
+		n := b.NCC(ws.Spec.NetworkConnectivityConfig).Rule("orders-db", computev1.ResourceRDS, []string{"10.20.0.15"}, 5432).Obj()
+		Expect(k8s.Create(ctx, n)).To(Succeed())
+		expectCondition(n, computev1.ConditionReady, metav1.ConditionFalse, conditions.ReasonReconcileError)
+		policy := client.ObjectKey{Namespace: ws.Name, Name: netpolicy.PrivateEndpointName("orders-db")}
+		Consistently(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, policy, &networkingv1.NetworkPolicy{})) }).
+			Should(BeTrue(), "no egress to an endpoint whose EndpointSlice could not be written")
+
+		By("once the EndpointSlices can be written, the egress follows")
+		lift()
+		Eventually(func() error { return k8s.Get(ctx, policy, &networkingv1.NetworkPolicy{}) }).Should(Succeed())
+		expectCondition(n, computev1.ConditionReady, metav1.ConditionTrue, ncc.ReasonReady)
 	})
 
 	It("recompiles egress in every bound workspace when allowed destinations change", func(ctx SpecContext) {
