@@ -35,10 +35,11 @@
 //     in a 60s window), the average gets the utilization target's headroom instead, which
 //     makes a slow tick size like the KPA;
 //  2. "for its rise of": when the least-squares line through the current level's samples of
-//     the last five stable windows rises by more than twice its standard error (from the
-//     observed noise), the peak also gets that rise over the next stable window: a replica
-//     must be started before a climbing load reaches it, and the peak of the past minute lags
-//     a climb;
+//     the last five stable windows (one at least) rises by more than three standard errors
+//     (from the observed noise), the peak also gets that rise over the next stable window: a
+//     replica must be started before a climbing load reaches it, and the peak of the past
+//     minute lags a climb. A level that does not climb shows such a slope by chance too
+//     rarely to cost more than a replica now and then;
 //  3. "held at": a scale-down waits until the peak fits the smaller count with twice the
 //     margin (twice 0.3 of the noise at least), so that a slightly lower estimate does not
 //     remove a replica the next rise needs; it holds only a count the peak rule asked for in

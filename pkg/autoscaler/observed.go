@@ -34,9 +34,10 @@ const (
 	// seconds between samples is taken from: the mean gap between them.
 	gapSamples = 6
 	// trendWindows is how many stable windows of the current level's samples the trend is
-	// fitted to, and trendZ how many standard errors its rise must exceed to count.
+	// fitted to (one at least), and trendZ how many standard errors its rise must exceed to
+	// count.
 	trendWindows = 5
-	trendZ       = 2
+	trendZ       = 3
 	// dropShare is how far the load must fall, as a share of the stable window's peak, for the
 	// samples from before the fall to be forgotten.
 	dropShare = 0.5
@@ -142,7 +143,7 @@ func (s *State) peakNeed(p Policy, now time.Time, peak float64) (float64, string
 		margin = (top[gapSamples-1] - top[0]) / (gapSamples - 1)
 		why = fmt.Sprintf("+%.1f for the gaps between its %d highest samples", margin, gapSamples)
 	}
-	if slope, ok := rising(level, s.Noise, p.StableWindow/2); ok {
+	if slope, ok := rising(level, s.Noise, p.StableWindow); ok {
 		lead := slope * p.StableWindow.Seconds()
 		margin += lead
 		why += fmt.Sprintf(", +%.1f for its rise of %.3f/s over the next %s", lead, slope, p.StableWindow)

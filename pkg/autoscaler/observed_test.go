@@ -257,8 +257,8 @@ func TestRising(t *testing.T) {
 	}{
 		{"a ramp rises at its slope", seconds(ramp(20, 0.5, 0, 60)...), 0.05, result{0.5, true}},
 		{"a flat noisy level does not rise", seconds(alternate(38, 42, 60)...), 0.1, result{0.0033, false}},
-		// Two standard errors of the slope of 60 samples with 15% of noise at 21 are 0.047/s.
-		{"a slope the noise could show by chance does not count", seconds(ramp(20, 0.03, 0, 60)...), 0.15, result{0.03, false}},
+		// Three standard errors of the slope of 60 samples with 15% of noise at 21 are 0.07/s.
+		{"a slope the noise could show by chance does not count", seconds(ramp(20, 0.05, 0, 60)...), 0.15, result{0.05, false}},
 		{"too short a span says nothing", seconds(ramp(20, 0.5, 0, 20)...), 0.05, result{0, false}},
 		{"without observed noise nothing rises", seconds(ramp(20, 0.5, 0, 60)...), 0, result{0, false}},
 	}
