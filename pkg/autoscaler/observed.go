@@ -94,7 +94,7 @@ func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, st
 			reason = fmt.Sprintf("load %.1f, no noise observed: +%.0f%% headroom at %.0f per replica", level, headroom*100, perReplica)
 		}
 	}
-	if desired < current && drop == "" {
+	if desired < current && drop == "" && peak > 0 {
 		// Hysteresis: one noise estimate lower must not remove a replica the peak asked for a
 		// moment ago. Headroom a rise or a start added is not held: the peak never asked for it.
 		margin := max(need/peak-1, peakMargin*s.Noise)

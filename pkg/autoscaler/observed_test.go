@@ -176,6 +176,10 @@ func TestDecideObserved(t *testing.T) {
 			},
 		},
 		{
+			name: "a window without load holds nothing", policy: toZero, lastActive: t0,
+			steps: []step{{at: 60 * sec, loads: repeat(0, 60), current: 2, want: 0, reason: "idle for 1m0s (grace 30s): scaling to zero"}},
+		},
+		{
 			name: "missing data keeps the count", policy: observed(), lastActive: t0,
 			steps: []step{{at: 10 * time.Minute, current: 4, want: 4, reason: "no load data", noData: true}},
 		},
