@@ -158,12 +158,12 @@ func levelStart(samples []Sample, noise float64) int {
 	if noise == 0 {
 		return 0
 	}
-	start, highest := 0, 0.0
+	start, top := 0, 0.0
 	for i, x := range samples {
-		if x.Load > highest*(1+noiseZ*noise) {
+		if x.Load > top*(1+noiseZ*noise) {
 			start = i
 		}
-		highest = max(highest, x.Load)
+		top = max(top, x.Load)
 	}
 	return start
 }
