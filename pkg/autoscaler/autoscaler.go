@@ -22,28 +22,43 @@
 // and too little for a noisy one, and the average of a window lags every burst and every drop.
 // Its rules, each named in the reason of the decision it makes:
 //
-//  1. "peak load": desired = ceil(peak × (1 + 0.3 × noise) / target per replica), the highest
-//     sample of the stable window at the full per-replica target, plus a share of the observed
-//     noise for the seconds between samples. The noise is the load's relative standard
-//     deviation, estimated from the changes between consecutive samples (robust to a burst's
-//     edge and a slow ramp), and remembered across a drop. "no noise observed": until six
-//     pairs of samples show some (a 15s tick never does in a 60s window), the average gets
-//     the utilization target's headroom instead, which makes a slow tick size like the KPA;
-//  2. "held at": a scale-down waits until the peak fits the smaller count with twice that
-//     margin, so that a slightly lower noise estimate does not remove a replica the next rise
-//     needs;
-//  3. "load rose to": a sample above every earlier one is sized with headroom of twice the
-//     noise (never more than the utilization target's), at once and without a rate limit: it
-//     is observed load, and one sample of a new level may sit low in its noise;
-//  4. "seen for ... only": while the window spans less than half the stable window (after a
+//  1. "peak load": desired = ceil((peak + margin) / target per replica), the highest sample of
+//     the stable window at the full per-replica target, plus a margin for the seconds between
+//     samples: the mean gap between the six highest samples of the current level, which is a
+//     fraction of a request for a load that keeps reaching the same ceiling and more for a
+//     load seen in few samples. The current level begins at the last sample above every
+//     earlier one by more than twice the noise (a rise, a start from zero) or at a fall (rule
+//     6); until it has six samples in the window, the margin is 0.3 of the observed noise. The
+//     noise is the load's relative standard deviation, estimated from the changes between
+//     consecutive samples (robust to a burst's edge and a slow ramp), and remembered across a
+//     drop. "no noise observed": until six pairs of samples show some (a 15s tick never does
+//     in a 60s window), the average gets the utilization target's headroom instead, which
+//     makes a slow tick size like the KPA;
+//  2. "for its rise of": when the least-squares line through the current level's samples of
+//     the last five stable windows (one at least) rises by more than three standard errors
+//     (from the observed noise), the peak also gets that rise over the next stable window: a
+//     replica must be started before a climbing load reaches it, and the peak of the past
+//     minute lags a climb. A level that does not climb shows such a slope by chance too
+//     rarely to cost more than a replica now and then;
+//  3. "held at": a scale-down waits until the peak fits the smaller count with twice the
+//     margin (twice 0.3 of the noise at least), so that a slightly lower estimate does not
+//     remove a replica the next rise needs; it holds only a count the peak rule asked for in
+//     the stable window, never headroom a rise or a start added;
+//  4. "load rose to": a sample above every earlier one by more than twice the noise is sized
+//     with headroom of twice the noise (never more than the utilization target's), at once
+//     and without a rate limit: it is observed load, and one sample of a new level may sit
+//     low in its noise. A new high within the noise is left to rule 1;
+//  5. "seen for ... only": while the window spans less than half the stable window (after a
 //     start or a drop), the average gets the same headroom, as its peak says little yet;
-//  5. "load fell below 50% of its peak": when every sample of half a panic window (two at
-//     least) is below half the window's peak, the samples before the fall are forgotten and
-//     the count follows the new level at once. A wrong guess costs one cold start of
-//     under-capacity, as any rise does, and never more than that: rule 3 scales up at the
-//     next sample. After an idle period this brings the count to one, and the grace period to
-//     zero;
-//  6. a long queue wait adds one replica, and the stabilization window holds a scale-down,
+//  6. "load fell to": a sample below half the window's peak and more than four deviations of
+//     the noise below it is followed at once, as no noise the load has shown explains it;
+//     "load fell below 50% of its peak": a fall the noise might explain is followed once every
+//     sample of half a panic window (two at least) is below half the peak. The samples before
+//     the fall are forgotten and the count follows the new level. A wrong guess costs one
+//     cold start of under-capacity, as any rise does, and never more than that: rule 4 scales
+//     up at the next sample. After an idle period this brings the count to one, and the grace
+//     period to zero;
+//  7. a long queue wait adds one replica, and the stabilization window holds a scale-down,
 //     as for SizingUtilization (the served entities' stabilization is 0 by default).
 //
 // For both sizings, last:
@@ -132,6 +147,12 @@ type State struct {
 	LastActive time.Time
 	// Noise is the load's last observed noise, as a share of its level (SizingObserved).
 	Noise float64
+	// History is the samples of the last trendWindows stable windows, from which SizingObserved
+	// finds where the current level began and whether it rises.
+	History []Sample
+	// PeakNeeds are the counts the peak rule of SizingObserved asked for in the stable window:
+	// the hysteresis holds only those.
+	PeakNeeds []Recommendation
 }
 
 // Recommendation is a desired count computed at a time, before stabilization.
@@ -152,12 +173,19 @@ func (s *State) Observe(p Policy, sample Sample) {
 	if sample.Load > 0 && sample.Time.After(s.LastActive) {
 		s.LastActive = sample.Time
 	}
-	cutoff := sample.Time.Add(-p.StableWindow)
+	s.Samples = after(s.Samples, sample.Time.Add(-p.StableWindow))
+	if p.Sizing == SizingObserved {
+		s.History = after(append(s.History, sample), sample.Time.Add(-trendWindows*p.StableWindow))
+	}
+}
+
+// after is the samples taken after cutoff, of samples in time order.
+func after(samples []Sample, cutoff time.Time) []Sample {
 	i := 0
-	for i < len(s.Samples) && !s.Samples[i].Time.After(cutoff) {
+	for i < len(samples) && !samples[i].Time.After(cutoff) {
 		i++
 	}
-	s.Samples = s.Samples[i:]
+	return samples[i:]
 }
 
 // Record notes that the count changed from prev to next at now, for the scale-up rate limit.

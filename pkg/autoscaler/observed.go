@@ -16,22 +16,34 @@ const (
 	// rule of the Knative KPA and the Kubernetes HPA. It is the zero value.
 	SizingUtilization Sizing = "Utilization"
 	// SizingObserved sizes for the load the workload was seen to reach, at the full
-	// TargetPerReplica: the stable window's peak plus a share of the observed noise, a rise
-	// or a young window given headroom for that noise, and a sharp, sustained drop followed at
-	// once.
+	// TargetPerReplica: the stable window's peak plus the gap between its highest samples and
+	// the rise of a climbing load, a rise or a young window given headroom for the observed
+	// noise, and a fall the noise cannot explain followed at once.
 	SizingObserved Sizing = "Observed"
 )
 
 const (
 	// noiseZ is how many standard deviations of the observed noise a level known from few
 	// samples (a rise, a young window) gets as headroom: its samples may sit low in its noise.
+	// A sample above every earlier one by more than noiseZ deviations is a rise to a new level.
 	noiseZ = 2
-	// peakMargin is the share of the observed noise added to the stable window's peak: the
-	// seconds between samples and the next cold start may go a little higher than any sample.
+	// peakMargin is the share of the observed noise added to the peak while the current level
+	// has fewer than gapSamples samples, and, twice, the hysteresis of a scale-down.
 	peakMargin = 0.3
+	// gapSamples is how many of the highest samples of the current level the margin for the
+	// seconds between samples is taken from: the mean gap between them.
+	gapSamples = 6
+	// trendWindows is how many stable windows of the current level's samples the trend is
+	// fitted to (one at least), and trendZ how many standard errors its rise must exceed to
+	// count.
+	trendWindows = 5
+	trendZ       = 3
 	// dropShare is how far the load must fall, as a share of the stable window's peak, for the
 	// samples from before the fall to be forgotten.
 	dropShare = 0.5
+	// dropZ is how many deviations of the observed noise below the peak a fall must reach to be
+	// followed at the first sample: no noise the workload has shown explains it.
+	dropZ = 4
 	// minNoiseSamples is how many pairs of consecutive non-zero samples the noise is estimated
 	// from; until then, headroom is that of TargetUtilization.
 	minNoiseSamples = 6
@@ -44,11 +56,11 @@ func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, st
 		perReplica = 1
 	}
 	drop := ""
-	if recent, ok := s.sustainedDrop(p, now); ok {
+	if recent, why, ok := s.fall(p, now); ok {
 		// The old peak no longer says anything about the load. A wrong guess costs one cold
 		// start of under-capacity, as any rise does: the rise rule scales up at the next sample.
-		s.Samples, s.Recommendations = recent, nil
-		drop = fmt.Sprintf("load fell below %.0f%% of its peak for %s: ", dropShare*100, dropWindow(p))
+		s.Samples, s.History, s.Recommendations, s.PeakNeeds = recent, slices.Clone(recent), nil, nil
+		drop = why
 	}
 	// The noise is a property of the workload more than of its level: it is kept across a drop
 	// and learnt again once the window holds half a stable window of samples.
@@ -67,9 +79,11 @@ func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, st
 	}
 
 	peak := peakOf(s.Samples)
-	margin := peakMargin * s.Noise
-	desired := ceilDiv(peak*(1+margin), perReplica)
-	reason := fmt.Sprintf("peak load %.0f in %s +%.1f%% for its noise at %.0f per replica", peak, p.StableWindow, margin*100, perReplica)
+	need, why := s.peakNeed(p, now, peak)
+	desired := ceilDiv(need, perReplica)
+	reason := fmt.Sprintf("peak load %.0f in %s %s at %.0f per replica", peak, p.StableWindow, why, perReplica)
+	s.PeakNeeds = slices.DeleteFunc(s.PeakNeeds, func(r Recommendation) bool { return !r.Time.After(now.Add(-p.StableWindow)) })
+	s.PeakNeeds = append(s.PeakNeeds, Recommendation{Time: now, Replicas: desired})
 	if s.Noise == 0 {
 		// No noise observed (too few samples a window, as with a slow tick, or none of it):
 		// the peak of few samples says little, so the average gets the headroom of
@@ -80,15 +94,18 @@ func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, st
 			reason = fmt.Sprintf("load %.1f, no noise observed: +%.0f%% headroom at %.0f per replica", level, headroom*100, perReplica)
 		}
 	}
-	if desired < current && drop == "" {
-		// Hysteresis: one noise estimate lower must not remove a replica the next rise needs.
-		if held := ceilDiv(peak*(1+2*margin), perReplica); held > desired {
-			desired = min(held, current)
-			reason += fmt.Sprintf("; held at %d until the peak fits it with twice the margin", desired)
+	if desired < current && drop == "" && peak > 0 {
+		// Hysteresis: one noise estimate lower must not remove a replica the peak asked for a
+		// moment ago. Headroom a rise or a start added is not held: the peak never asked for it.
+		margin := max(need/peak-1, peakMargin*s.Noise)
+		asked := min(current, highest(s.PeakNeeds))
+		if held := ceilDiv(peak*(1+2*margin), perReplica); held > desired && asked > desired {
+			desired = min(held, asked)
+			reason += fmt.Sprintf("; held at %d, which the peak asked for in %s, until the peak fits it with twice the margin", desired, p.StableWindow)
 		}
 	}
 	latest := s.Samples[len(s.Samples)-1]
-	if earlier := s.Samples[:len(s.Samples)-1]; len(earlier) > 0 && latest.Load > peakOf(earlier) {
+	if earlier := s.Samples[:len(s.Samples)-1]; len(earlier) > 0 && latest.Load > peakOf(earlier)*(1+noiseZ*s.Noise) {
 		if n := ceilDiv(latest.Load*(1+headroom), perReplica); n > desired {
 			desired = n
 			reason = fmt.Sprintf("load rose to %.0f: +%.0f%% headroom for its noise at %.0f per replica", latest.Load, headroom*100, perReplica)
@@ -105,8 +122,104 @@ func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, st
 	return desired, drop + reason
 }
 
+// peakNeed is the load the peak rule sizes for, and how it got there: the stable window's
+// peak, plus a margin for the seconds between samples, plus the rise of a rising load over
+// the next stable window. The margin is the mean gap between the gapSamples highest samples
+// of the current level: how far a level's unseen seconds may go above its highest sample, a
+// fraction of a request for a load that keeps reaching the same ceiling, more for a few
+// samples or a load that still climbs. Until the level has that many samples in the window,
+// the margin is peakMargin of the observed noise.
+func (s *State) peakNeed(p Policy, now time.Time, peak float64) (float64, string) {
+	level := s.History[levelStart(s.History, s.Noise):]
+	var recent []float64
+	for _, x := range after(level, now.Add(-p.StableWindow)) {
+		recent = append(recent, x.Load)
+	}
+	margin := peak * peakMargin * s.Noise
+	why := fmt.Sprintf("+%.1f%% for its noise", peakMargin*s.Noise*100)
+	if len(recent) >= gapSamples {
+		slices.Sort(recent)
+		top := recent[len(recent)-gapSamples:]
+		margin = (top[gapSamples-1] - top[0]) / (gapSamples - 1)
+		why = fmt.Sprintf("+%.1f for the gaps between its %d highest samples", margin, gapSamples)
+	}
+	if slope, ok := rising(level, s.Noise, p.StableWindow); ok {
+		lead := slope * p.StableWindow.Seconds()
+		margin += lead
+		why += fmt.Sprintf(", +%.1f for its rise of %.3f/s over the next %s", lead, slope, p.StableWindow)
+	}
+	return peak + margin, why
+}
+
+// levelStart is the index of the sample where the current level began: the last one above
+// every earlier sample by more than noiseZ deviations of the noise (a rise, or a start from
+// zero), or 0. Without observed noise no rise can be told from the noise: 0.
+func levelStart(samples []Sample, noise float64) int {
+	if noise == 0 {
+		return 0
+	}
+	start, top := 0, 0.0
+	for i, x := range samples {
+		if x.Load > top*(1+noiseZ*noise) {
+			start = i
+		}
+		top = max(top, x.Load)
+	}
+	return start
+}
+
+// rising is the slope, per second, of the least-squares line through samples that span at
+// least minSpan, when it is more than trendZ standard errors above zero. The standard error
+// comes from the observed noise, as a share of the samples' mean: a slope a noisy level shows
+// by chance does not count.
+func rising(samples []Sample, noise float64, minSpan time.Duration) (float64, bool) {
+	if noise == 0 || len(samples) < 2 || samples[len(samples)-1].Time.Sub(samples[0].Time) < minSpan {
+		return 0, false
+	}
+	var meanT, meanY float64
+	for _, x := range samples {
+		meanT += x.Time.Sub(samples[0].Time).Seconds()
+		meanY += x.Load
+	}
+	n := float64(len(samples))
+	meanT, meanY = meanT/n, meanY/n
+	var sxx, sxy float64
+	for _, x := range samples {
+		dt := x.Time.Sub(samples[0].Time).Seconds() - meanT
+		sxx += dt * dt
+		sxy += dt * (x.Load - meanY)
+	}
+	if sxx == 0 {
+		return 0, false
+	}
+	slope, stderr := sxy/sxx, noise*meanY/math.Sqrt(sxx)
+	return slope, slope > trendZ*stderr
+}
+
 // dropWindow is how long a drop must last: half the panic window.
 func dropWindow(p Policy) time.Duration { return p.PanicWindow / 2 }
+
+// fall reports whether the load fell below dropShare of the stable window's peak and for how
+// long it must have, and returns the samples of the new level and the reason's prefix. A
+// fall deeper than dropZ deviations of the observed noise is followed at its first sample;
+// one the noise might explain, once every sample of the drop window (two at least) is below.
+func (s *State) fall(p Policy, now time.Time) ([]Sample, string, bool) {
+	peak := peakOf(s.Samples)
+	floor := min(dropShare, 1-dropZ*s.Noise) * peak
+	i := len(s.Samples)
+	for i > 0 && s.Samples[i-1].Load < floor {
+		i--
+	}
+	if s.Noise > 0 && i > 0 && i < len(s.Samples) {
+		latest := s.Samples[len(s.Samples)-1]
+		return slices.Clone(s.Samples[i:]), fmt.Sprintf("load fell to %.0f, below %.0f%% of its peak and %d deviations of its noise: ",
+			latest.Load, dropShare*100, dropZ), true
+	}
+	if recent, ok := s.sustainedDrop(p, now); ok {
+		return recent, fmt.Sprintf("load fell below %.0f%% of its peak for %s: ", dropShare*100, dropWindow(p)), true
+	}
+	return nil, "", false
+}
 
 // sustainedDrop reports whether every sample of the drop window, two at least, is below
 // dropShare of the peak before it, and if so returns the samples of the drop window.
@@ -121,6 +234,14 @@ func (s *State) sustainedDrop(p Policy, now time.Time) ([]Sample, bool) {
 		return nil, false
 	}
 	return slices.Clone(recent), true
+}
+
+func highest(recs []Recommendation) int32 {
+	var h int32
+	for _, r := range recs {
+		h = max(h, r.Replicas)
+	}
+	return h
 }
 
 func peakOf(samples []Sample) float64 {

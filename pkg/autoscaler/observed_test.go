@@ -1,6 +1,7 @@
 package autoscaler
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,29 @@ func observed() Policy {
 	p := policy()
 	p.Max, p.Sizing, p.ScaleDownStabilization = 50, SizingObserved, 0
 	return p
+}
+
+// ceiling puts highs into loads, spread evenly over them, so that a load keeps reaching the
+// same ceiling without rising.
+func ceiling(loads []float64, highs ...float64) []float64 {
+	out := slices.Clone(loads)
+	for i, h := range highs {
+		out[(2*i+1)*len(out)/(2*len(highs))] = h
+	}
+	return out
+}
+
+// ramp is n one-second samples from start rising by slope a second, alternately noise below
+// and above the line.
+func ramp(start, slope, noise float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = start + slope*float64(i) - noise
+		if i%2 == 1 {
+			out[i] += 2 * noise
+		}
+	}
+	return out
 }
 
 // alternate is n one-second samples alternating between a and b, a first.
@@ -42,32 +66,54 @@ func TestDecideObserved(t *testing.T) {
 		steps      []step
 	}{
 		{
-			// Noise 25%: 55 × (1 + 0.3 × 0.25) = 59.2 fits 6 replicas; the utilization target
-			// wants ceil(50 / 7) = 8.
-			name: "a noisy steady load is sized for its peak plus a share of its noise, at the full per-replica target", policy: observed(), lastActive: t0,
-			steps: []step{{at: 60 * sec, loads: alternate(45, 55, 60), current: 6, want: 6, reason: "peak load 55 in 1m0s +7.6%"}},
+			// The six highest samples are 48, 48, 47, 47, 46, 46: a mean gap of 0.4, and 48.4 fits
+			// 5 replicas. A share of its noise (25%) would add 3.6 and a sixth; the utilization
+			// target wants ceil(40 / 7) = 6.
+			name: "a load that keeps reaching the same ceiling is sized for its peak plus the mean gap between its six highest samples", policy: observed(), lastActive: t0,
+			steps: []step{{at: 60 * sec, loads: ceiling(alternate(36, 44, 60), 48, 48, 47, 47, 46, 46), current: 5, want: 5,
+				reason: "peak load 48 in 1m0s +0.4 for the gaps between its 6 highest samples"}},
 		},
 		{
 			name: "opting into Utilization sizes the same load like the KPA", policy: kpaLike, lastActive: t0,
-			steps: []step{{at: 60 * sec, loads: alternate(45, 55, 60), current: 6, want: 8, reason: "over target 7.0"}},
+			steps: []step{{at: 60 * sec, loads: ceiling(alternate(36, 44, 60), 48, 48, 47, 47, 46, 46), current: 5, want: 6, reason: "over target 7.0"}},
 		},
 		{
-			// 56 × 1.043 = 58.4 fits 6, but 56 × 1.086 = 60.8 does not.
-			name: "a scale-down waits until the peak fits the smaller count with twice the margin", policy: observed(), lastActive: t0,
-			steps: []step{{at: 60 * sec, loads: alternate(50, 56, 60), current: 7, want: 7, reason: "held at 7"}},
+			// Noise 14.3%: 56 × (1 + 2 × 0.3 × 0.143) = 60.8 needs the 7 the peak of 64 asked
+			// for 40s ago, although the 64 has left the window.
+			name: "a scale-down waits while the peak fits the count it asked for in the window only with twice the margin", policy: observed(), lastActive: t0,
+			steps: []step{
+				{at: 60 * sec, loads: ceiling(alternate(50, 56, 60), 64), current: 7, want: 7, reason: "peak load 64"},
+				{at: 100 * sec, loads: alternate(50, 56, 40), current: 7, want: 7, reason: "held at 7, which the peak asked for in 1m0s"},
+			},
 		},
 		{
-			name: "a scale-down goes ahead once the peak fits with twice the margin", policy: observed(), lastActive: t0,
-			steps: []step{{at: 60 * sec, loads: alternate(50, 54, 60), current: 7, want: 6, reason: "peak load 54"}},
+			name: "a count the peak never asked for is not held", policy: observed(), lastActive: t0,
+			steps: []step{{at: 60 * sec, loads: alternate(50, 56, 60), current: 7, want: 6, reason: "peak load 56"}},
 		},
 		{
 			// Noise 12.7%: the rise gets 25% headroom, 100 × 1.25 = 125, at once and past the
-			// scale-up rate limit (3 + 4 per 15s).
-			name: "a sample above every earlier one is sized with twice the noise as headroom, at once", policy: observed(), lastActive: t0,
+			// scale-up rate limit (3 + 4 per 15s). Two samples later the level has three samples,
+			// too few for the gap: 100 × (1 + 0.3 × 0.12) = 103.6 needs 11 (the noise now counts
+			// the level's pairs too), and the peak never asked for the 13.
+			name: "a rise beyond the noise is sized with twice the noise as headroom at once, and the headroom is not held", policy: observed(), lastActive: t0,
 			steps: []step{
 				{at: 60 * sec, loads: alternate(19, 21, 60), current: 3, want: 3},
 				{at: 61 * sec, loads: []float64{100}, current: 3, want: 13, reason: "load rose to 100: +25% headroom"},
+				{at: 63 * sec, loads: []float64{100, 100}, current: 13, want: 11, reason: "peak load 100 in 1m0s +3.6% for its noise"},
 			},
+		},
+		{
+			// 22 is above every earlier sample but within twice the noise (25%) of 21: the peak
+			// rule sizes it, 22 + (22 - 21) / 5 = 22.2.
+			name: "a new high within the noise is not a rise", policy: observed(), lastActive: t0,
+			steps: []step{{at: 60 * sec, loads: append(alternate(19, 21, 59), 22), current: 3, want: 3, reason: "peak load 22 in 1m0s +0.2 for the gaps"}},
+		},
+		{
+			// 20 + 0.5/s with ±1 of noise over two minutes: the line rises 0.5/s, far beyond its
+			// standard error, and the next minute adds 30 to the peak of 80.5 and its gap of 0.7:
+			// 111.2 needs 12 replicas, where the peak alone would keep 9.
+			name: "a load rising beyond its noise is sized for the peak it reaches over the next stable window", policy: observed(), lastActive: t0,
+			steps: []step{{at: 120 * sec, loads: ramp(20, 0.5, 1, 120), current: 10, want: 12, reason: "+30.0 for its rise of 0.500/s over the next 1m0s"}},
 		},
 		{
 			name: "a start from zero uses the utilization target, as does a load without observed noise", policy: toZero, lastActive: t0,
@@ -77,20 +123,31 @@ func TestDecideObserved(t *testing.T) {
 			},
 		},
 		{
-			// After the drop the window is 2s old: 40.1 × 1.253 = 50.2 needs 6, its peak only 5.
+			// The fall's three samples are the new window, 2s old: 40.1 × 1.253 = 50.2 needs 6,
+			// its peak only 5.
 			name: "a young window sizes its average with the remembered noise", policy: observed(), lastActive: t0,
 			steps: []step{
-				{at: 60 * sec, loads: alternate(190, 210, 60), current: 22, want: 22},
-				{at: 63 * sec, loads: []float64{40.1, 40.1, 40.1}, current: 22, want: 6, reason: "seen for 2s only: +25% headroom"},
+				{at: 60 * sec, loads: alternate(190, 210, 60), current: 21, want: 21},
+				{at: 63 * sec, loads: []float64{40.1, 40.1, 40.1}, current: 21, want: 6, reason: "seen for 2s only: +25% headroom"},
 			},
 		},
 		{
-			name: "a sharp drop is followed once it lasted half a panic window, and a wrong guess costs one rise", policy: observed(), lastActive: t0,
+			// Noise 12.7%: 20 is below half the peak of 210 and below 210 × (1 - 4 × 0.127).
+			name: "a fall no observed noise explains is followed at its first sample, and a wrong guess costs one rise", policy: observed(), lastActive: t0,
 			steps: []step{
-				{at: 60 * sec, loads: alternate(190, 210, 60), current: 22, want: 22},
-				{at: 61 * sec, loads: []float64{20}, current: 22, want: 22, reason: "peak load 210"},
-				{at: 63 * sec, loads: []float64{20, 20}, current: 22, want: 3, reason: "load fell below 50% of its peak for 3s"},
-				{at: 65 * sec, loads: []float64{20, 200}, current: 3, want: 26, reason: "load rose to 200"},
+				{at: 60 * sec, loads: alternate(190, 210, 60), current: 21, want: 21},
+				{at: 61 * sec, loads: []float64{20}, current: 21, want: 3, reason: "load fell to 20, below 50% of its peak and 4 deviations of its noise"},
+				{at: 63 * sec, loads: []float64{20, 200}, current: 3, want: 26, reason: "load rose to 200"},
+			},
+		},
+		{
+			// Noise 16.4%: 4 deviations reach 105 × 0.345 = 36, so 40, below half the peak, might
+			// still be noise until it lasted 3s.
+			name: "a fall the noise might explain is followed once it lasted half a panic window", policy: observed(), lastActive: t0,
+			steps: []step{
+				{at: 60 * sec, loads: alternate(92, 105, 60), current: 11, want: 11},
+				{at: 61 * sec, loads: []float64{40}, current: 11, want: 11, reason: "peak load 105"},
+				{at: 63 * sec, loads: []float64{40, 40}, current: 11, want: 6, reason: "load fell below 50% of its peak for 3s"},
 			},
 		},
 		{
@@ -117,6 +174,10 @@ func TestDecideObserved(t *testing.T) {
 				{at: 63 * sec, loads: repeat(0, 3), current: 5, want: 1, reason: "raised to the minimum 1"},
 				{at: 91 * sec, loads: repeat(0, 28), current: 1, want: 0, reason: "idle for 31s (grace 30s): scaling to zero"},
 			},
+		},
+		{
+			name: "a window without load holds nothing", policy: toZero, lastActive: t0,
+			steps: []step{{at: 60 * sec, loads: repeat(0, 60), current: 2, want: 0, reason: "idle for 1m0s (grace 30s): scaling to zero"}},
 		},
 		{
 			name: "missing data keeps the count", policy: observed(), lastActive: t0,
@@ -151,6 +212,65 @@ func TestRelativeNoise(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, relativeNoise(tc.samples), cmpopts.EquateApprox(0, 1e-9)); diff != "" {
 				t.Errorf("noise (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// seconds is one sample a second from t0.
+func seconds(loads ...float64) []Sample {
+	out := make([]Sample, len(loads))
+	for i, l := range loads {
+		out[i] = Sample{Time: t0.Add(time.Duration(i) * time.Second), Load: l}
+	}
+	return out
+}
+
+func TestLevelStart(t *testing.T) {
+	tests := []struct {
+		name    string
+		samples []Sample
+		noise   float64
+		want    int
+	}{
+		{"a steady level began with the samples", seconds(alternate(19, 21, 20)...), 0.1, 0},
+		{"a start from zero begins a level at the first load", seconds(append(repeat(0, 10), alternate(38, 42, 10)...)...), 0.1, 10},
+		{"a burst beyond twice the noise begins a level", seconds(append(alternate(19, 21, 10), 200, 190)...), 0.1, 10},
+		{"a new high within twice the noise does not", seconds(append(alternate(19, 21, 10), 24)...), 0.1, 0},
+		{"without observed noise no level can be told apart", seconds(append(alternate(19, 21, 10), 200)...), 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, levelStart(tc.samples, tc.noise)); diff != "" {
+				t.Errorf("level start (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRising(t *testing.T) {
+	type result struct {
+		Slope  float64
+		Rising bool
+	}
+	tests := []struct {
+		name    string
+		samples []Sample
+		noise   float64
+		want    result
+	}{
+		{"a ramp rises at its slope", seconds(ramp(20, 0.5, 0, 60)...), 0.05, result{0.5, true}},
+		{"a flat noisy level does not rise", seconds(alternate(38, 42, 60)...), 0.1, result{0.0033, false}},
+		// Three standard errors of the slope of 60 samples with 15% of noise at 21 are 0.07/s.
+		{"a slope the noise could show by chance does not count", seconds(ramp(20, 0.05, 0, 60)...), 0.15, result{0.05, false}},
+		{"too short a span says nothing", seconds(ramp(20, 0.5, 0, 20)...), 0.05, result{0, false}},
+		{"without observed noise nothing rises", seconds(ramp(20, 0.5, 0, 60)...), 0, result{0, false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			slope, ok := rising(tc.samples, tc.noise, 30*time.Second)
+			if diff := cmp.Diff(tc.want, result{slope, ok}, cmpopts.EquateApprox(0, 1e-3)); diff != "" {
+				t.Errorf("rising (-want +got):\n%s", diff)
 			}
 		})
 	}

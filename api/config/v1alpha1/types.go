@@ -211,8 +211,9 @@ type ModelServing struct {
 	// use autoscaling.scaleDownStabilization. See docs/autoscaler-benchmark.md.
 	ScaleDownStabilization metav1.Duration `json:"scaleDownStabilization,omitempty"`
 	// sizing is how a served entity's load becomes replicas: Observed (the default) sizes for
-	// the peak load of the stable window plus a share of its observed noise at the full
-	// concurrencyPerReplica, and follows a sharp, sustained drop at once; Utilization is the
+	// the peak load of the stable window at the full concurrencyPerReplica, plus the gap
+	// between its highest samples and the rise of a load that climbs beyond its noise, and
+	// follows a fall its noise cannot explain at once; Utilization is the
 	// Knative KPA's rule (the stable window's average at autoscaling.targetUtilization, with
 	// panic mode). Warehouses always use Utilization. See docs/autoscaler-benchmark.md.
 	Sizing AutoscalerSizing `json:"sizing,omitempty"`
