@@ -12,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -61,7 +62,12 @@ func CacheOptions() cache.Options {
 	}
 	// Server-side apply makes managedFields the largest part of most objects; nothing reads
 	// them from the cache, and an update without them keeps the server's.
-	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
+	strip := cache.TransformStripManagedFields()
+	// Pod specs and NetworkPolicy rules are most of what is left, and only the apply compares
+	// them (against the API server's copy).
+	byObject[&appsv1.Deployment{}] = cache.ByObject{Label: managed, Transform: apply.Lean(schema.GroupKind{Group: appsv1.GroupName, Kind: "Deployment"}, strip)}
+	byObject[&networkingv1.NetworkPolicy{}] = cache.ByObject{Label: managed, Transform: apply.Lean(schema.GroupKind{Group: networkingv1.GroupName, Kind: "NetworkPolicy"}, strip)}
+	return cache.Options{ByObject: byObject, DefaultTransform: strip}
 }
 
 // SetupWithManager registers every reconciler and index with mgr.

@@ -428,8 +428,9 @@ func (l *Ledger) writeReservation(ctx context.Context, region, key string, cm *c
 // observe returns, from the cache, the DBU/h of the region's live clusters per warehouse and
 // every warehouse that exists (in any region: the keys do not name one).
 func (l *Ledger) observe(ctx context.Context, region string) (quota.Ledger, map[string]bool, error) {
+	// Read-only lists of the cache: no copies of every warehouse and cluster.
 	whs := &computev1.ServerlessWarehouseList{}
-	if err := l.Client.List(ctx, whs); err != nil {
+	if err := l.Client.List(ctx, whs, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
 	}
 	exists := map[string]bool{}
@@ -437,7 +438,7 @@ func (l *Ledger) observe(ctx context.Context, region string) (quota.Ledger, map[
 		exists[quota.Key(w.Namespace, w.Name)] = true
 	}
 	deps := &appsv1.DeploymentList{}
-	if err := l.Client.List(ctx, deps, client.HasLabels{computev1.LabelWarehouse, LabelClusterSize}); err != nil {
+	if err := l.Client.List(ctx, deps, client.HasLabels{computev1.LabelWarehouse, LabelClusterSize}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
 	}
 	live := quota.Ledger{}

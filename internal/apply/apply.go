@@ -43,6 +43,8 @@ type Applier struct {
 	APIReader client.Reader
 	// FieldManager owns the fields the Applier writes.
 	FieldManager string
+
+	agreed agreements
 }
 
 // New returns an Applier that reads through c and apiReader and writes as fieldManager.
@@ -111,13 +113,9 @@ func (a *Applier) apply(ctx context.Context, owner, desired client.Object) (bool
 	case owner != nil && !metav1.IsControlledBy(live, owner):
 		return false, conflict(a.Client.Scheme(), gvk.Kind, live, owner)
 	default:
-		live.GetObjectKind().SetGroupVersionKind(gvk)
-		current, err := toMap(live)
-		if err != nil {
+		same, current, err := a.holds(ctx, gvk, live, intent.Object)
+		if err != nil || same {
 			return false, err
-		}
-		if live.GetDeletionTimestamp() == nil && Contains(current, intent.Object) {
-			return false, nil
 		}
 		log.FromContext(ctx).V(1).Info("updating", "kind", gvk.Kind, "object", client.ObjectKeyFromObject(desired),
 			"field", Diff(current, intent.Object))
@@ -126,6 +124,35 @@ func (a *Applier) apply(ctx context.Context, owner, desired client.Object) (bool
 		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(desired), err)
 	}
 	return true, a.dropLegacyFields(ctx, gvk, intent)
+}
+
+// holds says whether live already holds every field of intent, and returns the object it
+// compared. A lean kind's cached copy lacks the fields Apply compares: the full object is read
+// from the API server, unless it was found to hold the same intent at the same
+// resourceVersion before.
+func (a *Applier) holds(ctx context.Context, gvk schema.GroupVersionKind, live client.Object, intent map[string]any) (bool, map[string]any, error) {
+	if live.GetDeletionTimestamp() != nil {
+		return false, nil, nil
+	}
+	key := gvk.String() + "/" + live.GetNamespace() + "/" + live.GetName()
+	if IsLean(gvk.GroupKind()) {
+		if a.agreed.holds(key, intent, live.GetResourceVersion()) {
+			return true, nil, nil
+		}
+		if err := a.APIReader.Get(ctx, client.ObjectKeyFromObject(live), live); err != nil {
+			return false, nil, err
+		}
+	}
+	live.GetObjectKind().SetGroupVersionKind(gvk)
+	current, err := toMap(live)
+	if err != nil {
+		return false, nil, err
+	}
+	same := Contains(current, intent)
+	if same {
+		a.agreed.record(key, intent, live.GetResourceVersion())
+	}
+	return same, current, nil
 }
 
 // absentOrOwned returns a ConflictError if an object of desired's name exists that owner does

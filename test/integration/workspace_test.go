@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/controllers/modelendpoint"
 	"github.com/serverlessplane/operator/controllers/workspace"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
@@ -217,6 +218,36 @@ var _ = Describe("Workspace", func() {
 		Eventually(func() float64 { return reconciles("workspace") }).Should(BeNumerically(">", passes))
 		Eventually(func() float64 { return reconciles("networkconnectivityconfig") }).Should(BeNumerically(">", nccPasses))
 		Consistently(func() string { return joinWrites(env.Writes.Since(mark, mine)) }).Should(BeEmpty())
+	})
+})
+
+var _ = Describe("Child objects edited by hand", func() {
+	// The operator's cache keeps lean copies of Deployments and NetworkPolicies (no pod spec,
+	// no rules): the apply compares them with the API server's copy, and must still see an edit.
+	It("puts back a NetworkPolicy's rules and a Deployment's pod spec that someone changed", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("drift")).Obj())
+		deny := &networkingv1.NetworkPolicy{}
+		key := client.ObjectKey{Namespace: ns, Name: netpolicy.DefaultDeny}
+		Expect(k8s.Get(ctx, key, deny)).To(Succeed())
+		want := deny.Spec.DeepCopy()
+		deny.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress} // egress no longer denied
+		Expect(k8s.Update(ctx, deny)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, key, deny)).To(Succeed())
+			g.Expect(deny.Spec).To(Equal(*want))
+		}).Should(Succeed(), "the default-deny policy denies egress again")
+
+		ep := b.Endpoint(ns, "churn").Entity("champion", "main.default.churn", "3").Obj()
+		load.SetInFlight(ns, "churn", "champion", 1)
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		expectCondition(ep, computev1.ConditionReady, metav1.ConditionTrue, modelendpoint.ReasonReady)
+		d := deploymentOf(Default, ep, "champion")
+		image := d.Spec.Template.Spec.Containers[0].Image
+		d.Spec.Template.Spec.Containers[0].Image = "example.com/not-the-model-server:1"
+		Expect(k8s.Update(ctx, d)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(deploymentOf(g, ep, "champion").Spec.Template.Spec.Containers[0].Image).To(Equal(image))
+		}).Should(Succeed(), "the model server's image is back")
 	})
 })
 

@@ -1,0 +1,83 @@
+package apply
+
+import (
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/serverlessplane/operator/pkg/naming"
+)
+
+// The operator's cache keeps lean copies of the kinds below: it drops the parts that only
+// Apply compares (a Deployment's pod spec, a NetworkPolicy's rules), which are most of each
+// object and most of the cache at scale. The controllers read these kinds' metadata, replicas
+// and status only. Apply compares a lean kind with the full object read from the API server,
+// and remembers what it found in agreement, so that a pass that changes nothing reads nothing
+// more and writes nothing.
+var lean = map[schema.GroupKind]func(any){
+	{Group: appsv1.GroupName, Kind: "Deployment"}: func(o any) {
+		if d, ok := o.(*appsv1.Deployment); ok {
+			d.Spec.Template.Spec = corev1.PodSpec{}
+		}
+	},
+	{Group: networkingv1.GroupName, Kind: "NetworkPolicy"}: func(o any) {
+		if p, ok := o.(*networkingv1.NetworkPolicy); ok {
+			p.Spec = networkingv1.NetworkPolicySpec{}
+		}
+	},
+}
+
+// Lean wraps a cache transform of one of the lean kinds so that it also drops what only Apply
+// compares.
+func Lean(gk schema.GroupKind, next cache.TransformFunc) cache.TransformFunc {
+	strip := lean[gk]
+	return func(obj any) (any, error) {
+		if next != nil {
+			var err error
+			if obj, err = next(obj); err != nil {
+				return nil, err
+			}
+		}
+		if strip != nil {
+			strip(obj)
+		}
+		return obj, nil
+	}
+}
+
+// IsLean says whether the cache keeps lean copies of gk.
+func IsLean(gk schema.GroupKind) bool { return lean[gk] != nil }
+
+// agreementsKept bounds what an Applier remembers; past it, it forgets everything and reads
+// each object once more.
+const agreementsKept = 100000
+
+// agreements remembers, per object, the intent it was last found to hold and the
+// resourceVersion it had then: while both are the same, the object still holds it.
+type agreements struct {
+	mu   sync.Mutex
+	seen map[string]agreement
+}
+
+type agreement struct{ intent, resourceVersion string }
+
+func (a *agreements) holds(key string, intent map[string]any, resourceVersion string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seen[key] == agreement{intentHash(intent), resourceVersion}
+}
+
+func (a *agreements) record(key string, intent map[string]any, resourceVersion string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.seen == nil || len(a.seen) >= agreementsKept {
+		a.seen = map[string]agreement{}
+	}
+	a.seen[key] = agreement{intentHash(intent), resourceVersion}
+}
+
+func intentHash(intent map[string]any) string { return naming.Hash(intent, 16) }
