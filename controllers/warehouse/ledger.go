@@ -141,7 +141,7 @@ func (l *Ledger) Read(ctx context.Context, region, key string) (used, own int64,
 func (l *Ledger) Update(ctx context.Context, region, key string, decide func(others, own int64) int64) (int64, error) {
 	granted, err := l.update(ctx, region, key, decide)
 	if errors.Is(err, errNeedsRepair) {
-		if err := l.Repair(ctx, region); err != nil {
+		if err := l.rebuild(ctx, region); err != nil {
 			return 0, err
 		}
 		granted, err = l.update(ctx, region, key, decide)

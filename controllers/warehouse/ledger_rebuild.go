@@ -17,12 +17,57 @@ import (
 	"github.com/serverlessplane/operator/pkg/quota"
 )
 
-// Repair rebuilds the region's ledger from its reservations, a total written in the old layout
+// Repair checks the region's ledger against the cache and rebuilds it when the check fails
+// (rebuild): it runs on a timer and when someone else changed a ledger object, and costs a
+// walk of the cache, no request, while the ledger is consistent.
+func (l *Ledger) Repair(ctx context.Context, region string) error {
+	if ok, err := l.consistent(ctx, region); err != nil || ok {
+		return err
+	}
+	return l.rebuild(ctx, region)
+}
+
+// consistent says, from the cache alone, whether the region's ledger needs no repair: its
+// total parses and is the sum of its reservations, every reservation parses and is named
+// for its warehouse, and quota.Repair changes nothing.
+func (l *Ledger) consistent(ctx context.Context, region string) (bool, error) {
+	total := &corev1.ConfigMap{}
+	if err := l.Client.Get(ctx, l.totalKey(region), total); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	used, ok := quota.DecodeTotal(total.Data)
+	if !ok || !hasLabels(total, totalLabels(region)) {
+		return false, nil
+	}
+	list := &corev1.ConfigMapList{}
+	if err := l.Client.List(ctx, list, client.InNamespace(l.Namespace), client.MatchingLabels{LabelRegion: region, LabelQuota: LedgerReservation}, client.UnsafeDisableDeepCopy); err != nil {
+		return false, err
+	}
+	held := quota.Ledger{}
+	for _, cm := range list.Items {
+		key, dbu, ok := quota.DecodeReservation(cm.Data)
+		if !ok || cm.Name != naming.QuotaReservation(splitKey(key)) {
+			return false, nil
+		}
+		held[key] = dbu
+	}
+	if held.Used("") != used {
+		return false, nil
+	}
+	live, exists, err := l.observe(ctx, region)
+	if err != nil {
+		return false, err
+	}
+	return maps.Equal(quota.Repair(held, live, func(k string) bool { return exists[k] }), held), nil
+}
+
+// rebuild rebuilds the region's ledger from its reservations, a total written in the old layout
 // and the live clusters (quota.Repair), and sets the total to their sum: reservations of
 // warehouses that no longer exist are released, ones that do not parse are dropped, and every
 // warehouse holds at least what its clusters cost. It reads every reservation of the region,
-// so it runs on a timer and when the total was changed by someone else, not for every change.
-func (l *Ledger) Repair(ctx context.Context, region string) error {
+// so it runs when Repair finds the cache inconsistent or a change finds the total missing,
+// not for every change.
+func (l *Ledger) rebuild(ctx context.Context, region string) error {
 	s := l.region(region)
 	s.Lock()
 	defer s.Unlock()
