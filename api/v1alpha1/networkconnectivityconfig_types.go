@@ -121,18 +121,33 @@ type NetworkConnectivityConfigSpec struct {
 	PrivateEndpointRules []PrivateEndpointRule `json:"privateEndpointRules,omitempty"`
 
 	// allowedDestinations are networks every bound workspace may reach, beyond DNS and the
-	// region's storage gateway endpoints.
+	// region's storage gateway endpoints, one entry per CIDR (a CIDR listed twice is refused;
+	// server-side apply merges entries of several field managers by CIDR).
 	// +optional
-	// +listType=atomic
+	// +listType=map
+	// +listMapKey=cidr
 	// +kubebuilder:validation:MaxItems=32
 	AllowedDestinations []AllowedDestination `json:"allowedDestinations,omitempty"`
 
-	// useLegacyStableIPs publishes the region's legacy stable IP list in status until the
-	// decommission date (2026-05-25); after it the list is gone and the Ready condition says how
-	// to migrate to status.egressCIDRs. Defaults to false.
+	// stableIPs says which stable egress IPs the NCC publishes: Current (the default) publishes
+	// status.egressCIDRs; Legacy also publishes the region's legacy stable IP list in status
+	// until its decommission date (2026-05-25), after which the list is gone and the
+	// LegacyStableIPs condition says how to migrate.
 	// +optional
-	UseLegacyStableIPs bool `json:"useLegacyStableIPs,omitempty"`
+	// +kubebuilder:default=Current
+	StableIPs StableIPMode `json:"stableIPs,omitempty"`
 }
+
+// StableIPMode is which stable egress IPs an NCC publishes.
+// +kubebuilder:validation:Enum=Current;Legacy
+type StableIPMode string
+
+const (
+	// StableIPsCurrent publishes the region's stable egress CIDRs.
+	StableIPsCurrent StableIPMode = "Current"
+	// StableIPsLegacy also publishes the legacy stable IP list until it is decommissioned.
+	StableIPsLegacy StableIPMode = "Legacy"
+)
 
 // ConnectionState is the state of a private endpoint rule.
 // +kubebuilder:validation:Enum=Pending;Established;Rejected
@@ -190,7 +205,7 @@ type NetworkConnectivityConfigStatus struct {
 	EgressCIDRs []string `json:"egressCIDRs,omitempty"`
 
 	// legacyStableIPs is the region's legacy stable IP list, published while
-	// spec.useLegacyStableIPs is true and the decommission date has not passed.
+	// spec.stableIPs is Legacy and the decommission date has not passed.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64

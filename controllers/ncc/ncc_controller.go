@@ -82,7 +82,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (ctrl
 	}
 	transitions.Record(r.Recorder, n, before.Status.Conditions, n.Status.Conditions)
 	telemetry.SetReady("NetworkConnectivityConfig", "", n.Name, n.Status.Conditions)
-	if n.Spec.UseLegacyStableIPs && now.Before(decommission) {
+	if n.Spec.StableIPs == computev1.StableIPsLegacy && now.Before(decommission) {
 		// Wake up when the legacy list is decommissioned.
 		return ctrl.Result{RequeueAfter: decommission.Sub(now) + time.Second}, nil
 	}

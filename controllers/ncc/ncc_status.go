@@ -86,12 +86,12 @@ func ruleStatuses(n *computev1.NetworkConnectivityConfig, obs observation) []com
 // legacyIPs publishes the region's legacy stable IPs to an NCC that asks for them until the
 // decommission date, and says how to migrate once it has passed.
 func legacyIPs(st *computev1.NetworkConnectivityConfigStatus, n *computev1.NetworkConnectivityConfig, region *configv1.Region, now, decommission time.Time) {
-	if !n.Spec.UseLegacyStableIPs || region == nil {
+	if n.Spec.StableIPs != computev1.StableIPsLegacy || region == nil {
 		meta.RemoveStatusCondition(&st.Conditions, ConditionLegacyStableIPs)
 		return
 	}
 	date := decommission.Format(time.DateOnly)
-	migrate := fmt.Sprintf("add status.egressCIDRs (%s) to your resource firewalls, remove the legacy IPs, then set spec.useLegacyStableIPs to false",
+	migrate := fmt.Sprintf("add status.egressCIDRs (%s) to your resource firewalls, remove the legacy IPs, then set spec.stableIPs to Current",
 		strings.Join(region.StableEgressCIDRs, ", "))
 	if now.Before(decommission) {
 		st.LegacyStableIPs = slices.Clone(region.LegacyStableIPs)

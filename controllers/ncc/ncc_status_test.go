@@ -18,7 +18,7 @@ func TestLegacyStableIPsAroundTheDecommissionDate(t *testing.T) {
 	cfg := configv1.Default()
 	region := &cfg.Regions[0]
 	decommission := cfg.DecommissionTime()
-	n := &computev1.NetworkConnectivityConfig{Spec: computev1.NetworkConnectivityConfigSpec{Region: region.Name, UseLegacyStableIPs: true}}
+	n := &computev1.NetworkConnectivityConfig{Spec: computev1.NetworkConnectivityConfigSpec{Region: region.Name, StableIPs: computev1.StableIPsLegacy}}
 	tests := []struct {
 		name   string
 		at     time.Time
@@ -43,7 +43,7 @@ func TestLegacyStableIPsAroundTheDecommissionDate(t *testing.T) {
 			}
 		})
 	}
-	n.Spec.UseLegacyStableIPs = false
+	n.Spec.StableIPs = computev1.StableIPsCurrent
 	st := computeStatus(n, observation{region: region}, decommission.Add(-time.Hour), decommission)
 	if meta.FindStatusCondition(st.Conditions, ConditionLegacyStableIPs) != nil || st.LegacyStableIPs != nil {
 		t.Fatal("an NCC that does not ask for legacy IPs gets none and no condition")

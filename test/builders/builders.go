@@ -112,8 +112,8 @@ func (b *NCCBuilder) Allow(cidr string, ports ...int32) *NCCBuilder {
 	return b
 }
 
-// LegacyIPs sets spec.useLegacyStableIPs.
-func (b *NCCBuilder) LegacyIPs(on bool) *NCCBuilder { b.obj.Spec.UseLegacyStableIPs = on; return b }
+// StableIPs sets spec.stableIPs.
+func (b *NCCBuilder) StableIPs(mode computev1.StableIPMode) *NCCBuilder { b.obj.Spec.StableIPs = mode; return b }
 
 // Obj returns the NetworkConnectivityConfig.
 func (b *NCCBuilder) Obj() *computev1.NetworkConnectivityConfig { return b.obj.DeepCopy() }

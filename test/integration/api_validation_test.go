@@ -231,6 +231,18 @@ var _ = Describe("API admission", Ordered, func() {
 			}),
 			nccObj(nil),
 			"spec.privateEndpointRules[0].addresses[0]", "link-local"),
+		Entry("allowed destination listed twice",
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
+				n.Spec.AllowedDestinations = []computev1.AllowedDestination{{CIDR: "203.0.113.0/24"}, {CIDR: "203.0.113.0/24"}}
+			}),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) {
+				n.Spec.AllowedDestinations = []computev1.AllowedDestination{{CIDR: "203.0.113.0/24"}, {CIDR: "198.51.100.0/24"}}
+			}),
+			"spec.allowedDestinations[1]", "Duplicate value"),
+		Entry("unknown stable IP mode",
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.StableIPs = "Both" }),
+			nccObj(func(n *computev1.NetworkConnectivityConfig) { n.Spec.StableIPs = computev1.StableIPsLegacy }),
+			"spec.stableIPs", "Unsupported value"),
 		Entry("private endpoint rule at loopback",
 			nccObj(func(n *computev1.NetworkConnectivityConfig) {
 				n.Spec.PrivateEndpointRules[0].Addresses = []computev1.IPOrCIDR{"127.0.0.1"}

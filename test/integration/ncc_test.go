@@ -237,7 +237,7 @@ var _ = Describe("NetworkConnectivityConfig", func() {
 		region := env.OperatorConfig.Regions[0]
 		env.Clock.SetTime(time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC))
 
-		n := b.NCC(framework.Name("legacy")).LegacyIPs(true).Obj()
+		n := b.NCC(framework.Name("legacy")).StableIPs(computev1.StableIPsLegacy).Obj()
 		Expect(k8s.Create(ctx, n)).To(Succeed())
 		c := expectCondition(n, ncc.ConditionLegacyStableIPs, metav1.ConditionTrue, ncc.ReasonLegacyPublished)
 		Expect(c.Message).To(ContainSubstring("until 2026-05-25"))
@@ -250,7 +250,7 @@ var _ = Describe("NetworkConnectivityConfig", func() {
 		})).To(Succeed())
 		c = expectCondition(n, ncc.ConditionLegacyStableIPs, metav1.ConditionFalse, ncc.ReasonLegacyDecommission)
 		Expect(c.Message).To(And(ContainSubstring("decommissioned on 2026-05-25"), ContainSubstring(region.StableEgressCIDRs[0]),
-			ContainSubstring("spec.useLegacyStableIPs")))
+			ContainSubstring("spec.stableIPs to Current")))
 		Expect(n.Status.LegacyStableIPs).To(BeEmpty())
 		Expect(n.Status.EgressCIDRs).To(Equal(region.StableEgressCIDRs))
 		expectCondition(n, computev1.ConditionReady, metav1.ConditionTrue, ncc.ReasonReady)
