@@ -111,7 +111,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Client: mgr.GetClient(), Config: opts.Config, Clock: opts.Clock, Metrics: opts.Metrics,
 		Recorder:                mgr.GetEventRecorder("serverlessplane-warehouse"),
 		CA:                      authority,
-		Ledger:                  ledger,
+		Quota:                   &warehouse.Quota{Ledger: ledger, Config: opts.Config},
 		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	"github.com/serverlessplane/operator/controllers"
+	"github.com/serverlessplane/operator/internal/memlimit"
 )
 
 func main() {
@@ -32,6 +33,7 @@ func run() error {
 		pprofAddr      string
 		leaderElection bool
 		workers        int
+		memoryRatio    float64
 	)
 	flag.StringVar(&configPath, "config", "", "Path of the OperatorConfig file; empty uses the defaults.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the metrics endpoint; 0 disables it.")
@@ -39,10 +41,14 @@ func run() error {
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address of Go's pprof endpoints (/debug/pprof/); 0, the default, disables them.")
 	flag.BoolVar(&leaderElection, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Warehouses and model endpoints reconciled at once, per controller.")
+	flag.Float64Var(&memoryRatio, "memory-limit-ratio", 0.9, "Share of the container's memory limit the Go runtime's soft memory limit is set to (GOMEMLIMIT, when set, wins); 0 disables it.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if soft := memlimit.Set(memoryRatio); soft > 0 {
+		ctrl.Log.Info("soft memory limit from the container's", "bytes", soft)
+	}
 
 	cfg, err := configv1.Load(configPath)
 	if err != nil {

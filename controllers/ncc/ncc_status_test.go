@@ -50,29 +50,6 @@ func TestLegacyStableIPsAroundTheDecommissionDate(t *testing.T) {
 	}
 }
 
-func TestCheckRule(t *testing.T) {
-	tests := []struct {
-		name     string
-		rule     computev1.PrivateEndpointRule
-		rejected bool
-		cross    bool
-		note     string
-	}{
-		{name: "RDS in region", rule: computev1.PrivateEndpointRule{ResourceType: computev1.ResourceRDS, Addresses: []computev1.IPOrCIDR{"10.0.0.1"}}},
-		{name: "DynamoDB", rule: computev1.PrivateEndpointRule{ResourceType: computev1.ResourceDynamoDB}, rejected: true},
-		{name: "cross-region", rule: computev1.PrivateEndpointRule{ResourceType: computev1.ResourceS3, ResourceRegion: "eu-west-1"}, cross: true, note: "cross-region"},
-		{name: "a range", rule: computev1.PrivateEndpointRule{Name: "lake", ResourceType: computev1.ResourceS3, Addresses: []computev1.IPOrCIDR{"10.0.0.0/24"}}, note: "not behind Service pe-lake"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := checkRule("us-east-1", &tc.rule)
-			if (c.rejected != "") != tc.rejected || c.crossRegion != tc.cross || !strings.Contains(c.note, tc.note) {
-				t.Fatalf("checkRule = %+v", c)
-			}
-		})
-	}
-}
-
 func TestManyBoundWorkspaces(t *testing.T) {
 	cfg := configv1.Default()
 	n := &computev1.NetworkConnectivityConfig{Spec: computev1.NetworkConnectivityConfigSpec{Region: cfg.Regions[0].Name}}

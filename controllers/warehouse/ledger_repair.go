@@ -86,8 +86,12 @@ func (r *LedgerRepair) enqueueLedger(obj client.Object, deleted bool, q queue) {
 	if obj.GetNamespace() != r.Ledger.Namespace || region == "" || r.Ledger.Mine(obj, deleted) {
 		return
 	}
-	q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: region}})
+	// A moment later, so that a burst of edits is one repair and the cache has caught up.
+	q.AddAfter(reconcile.Request{NamespacedName: client.ObjectKey{Name: region}}, repairDelay)
 }
+
+// repairDelay is how long after someone else's edit of a ledger object its region is repaired.
+const repairDelay = 2 * time.Second
 
 func (r *LedgerRepair) warehouse(_ context.Context, obj client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(obj)}}

@@ -4,12 +4,15 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/pkg/naming"
+	"github.com/serverlessplane/operator/pkg/netpolicy"
 )
 
 // Pod Security labels of a workspace namespace: restricted, enforced, warned and audited.
@@ -87,6 +90,31 @@ func desiredRoleBinding(ws *computev1.Workspace) *rbacv1.RoleBinding {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: naming.WorkspaceAdminClusterRole},
 		Subjects:   subjects,
 	}
+}
+
+// desiredPolicies is the workspace's network boundary: the baseline of its region and the
+// operator configuration, the allowed destinations of the bound NCC (nil when none is bound),
+// and a peer policy per warehouse and served entity in its namespace.
+func desiredPolicies(ws *computev1.Workspace, cfg *configv1.OperatorConfig, region *configv1.Region, ncc *computev1.NetworkConnectivityConfig,
+	warehouses []computev1.ServerlessWarehouse, endpoints []computev1.ModelEndpoint) []*networkingv1.NetworkPolicy {
+	in := netpolicy.Workspace{
+		Name: ws.Name, Namespace: ws.Name, Region: region,
+		ControlPlane: cfg.ControlPlane, OperatorNamespace: cfg.OperatorNamespace,
+	}
+	if ncc != nil {
+		in.AllowedDestinations = ncc.Spec.AllowedDestinations
+	}
+	for _, w := range warehouses {
+		in.Warehouses = append(in.Warehouses, w.Name)
+	}
+	for _, e := range endpoints {
+		ep := netpolicy.Endpoint{Name: e.Name}
+		for _, se := range e.Spec.ServedEntities {
+			ep.Entities = append(ep.Entities, se.Name)
+		}
+		in.Endpoints = append(in.Endpoints, ep)
+	}
+	return netpolicy.Compile(in)
 }
 
 func objectMeta(ws *computev1.Workspace, name string) metav1.ObjectMeta {

@@ -32,7 +32,6 @@ import (
 	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
 	"github.com/serverlessplane/operator/pkg/naming"
-	"github.com/serverlessplane/operator/pkg/netpolicy"
 )
 
 // Reconciler reconciles Workspaces.
@@ -226,33 +225,16 @@ func (r *Reconciler) bindNCC(ctx context.Context, ws *computev1.Workspace, obs *
 // applyPolicies applies the compiled network boundary and deletes the workspace's policies
 // that are no longer part of it. Private endpoint policies belong to the NCC controller.
 func (r *Reconciler) applyPolicies(ctx context.Context, ws *computev1.Workspace, region *configv1.Region, ncc *computev1.NetworkConnectivityConfig) (int, error) {
-	in := netpolicy.Workspace{
-		Name: ws.Name, Namespace: ws.Name, Region: region,
-		ControlPlane: r.Config.ControlPlane, OperatorNamespace: r.Config.OperatorNamespace,
-	}
-	if ncc != nil {
-		in.AllowedDestinations = ncc.Spec.AllowedDestinations
-	}
 	whs := &computev1.ServerlessWarehouseList{}
 	if err := r.Client.List(ctx, whs, client.InNamespace(ws.Name)); err != nil {
 		return 0, err
-	}
-	for _, w := range whs.Items {
-		in.Warehouses = append(in.Warehouses, w.Name)
 	}
 	eps := &computev1.ModelEndpointList{}
 	if err := r.Client.List(ctx, eps, client.InNamespace(ws.Name)); err != nil {
 		return 0, err
 	}
-	for _, e := range eps.Items {
-		ep := netpolicy.Endpoint{Name: e.Name}
-		for _, se := range e.Spec.ServedEntities {
-			ep.Entities = append(ep.Entities, se.Name)
-		}
-		in.Endpoints = append(in.Endpoints, ep)
-	}
 	keep := sets.New[client.ObjectKey]()
-	for _, p := range netpolicy.Compile(in) {
+	for _, p := range desiredPolicies(ws, r.Config, region, ncc, whs.Items, eps.Items) {
 		keep.Insert(client.ObjectKeyFromObject(p))
 		if err := r.applier.ApplyOwned(ctx, ws, p); err != nil {
 			return 0, err

@@ -33,11 +33,18 @@ lists and maps replace their default whole. The field descriptions are in
 Notes:
 
 - ` + "`regions[].serverlessQuotaDBU`" + ` caps the DBU/h of running serverless warehouse clusters of all
-  workspaces in the region; the per-region ledger is a ConfigMap
-  ` + "`serverlessplane-quota-<region>`" + ` in the operator namespace. The operator repairs it
-  on every change and every minute: entries of warehouses that no longer exist (deleted without
-  their finalizer's pass) are released, entries that do not parse are dropped, every warehouse
-  holds at least what its clusters cost, and a deleted ledger is rebuilt from the live clusters.
+  workspaces in the region. The ledger lives in the operator namespace: a ConfigMap per
+  warehouse (` + "`serverlessplane-reservation-<namespace>-<warehouse>-<hash>`" + `, labelled
+  ` + "`compute.serverlessplane.io/quota=reservation`" + `) with the DBU/h it holds, and one per region
+  (` + "`serverlessplane-quota-<region>`" + `) with their total, which every reservation checks and raises
+  under its resourceVersion: the quota is never overshot, and no write grows with the number of
+  warehouses. The operator repairs it when a warehouse or its clusters are deleted (that
+  warehouse's reservation), when someone else edits or deletes a ledger object, and every minute
+  (the region): reservations of warehouses that no longer exist (deleted without their
+  finalizer's pass) are released, ones that do not parse are dropped, every warehouse holds at
+  least what its clusters cost, the total is their sum, and a deleted ledger is rebuilt from the
+  live clusters. A ledger of the old layout (one ConfigMap per region with an entry per
+  warehouse) is rebuilt in this one.
 - ` + "`metrics.source`" + `: ` + "`Scrape`" + ` reads each ready workload pod's metrics port; ` + "`Prometheus`" + ` runs the
   query templates (over .Namespace, .Name and .Entity) against ` + "`metrics.prometheusURL`" + `, whose
   series must carry the labels ` + "`namespace`" + `, ` + "`warehouse`" + `/` + "`endpoint`" + `, ` + "`served_entity`" + ` and

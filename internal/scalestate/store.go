@@ -40,3 +40,22 @@ func (s *Store) Forget(prefix string) {
 		}
 	}
 }
+
+// Pass is one autoscaling pass of a workload: its state (created by init the first time), the
+// pass's sample observed (when sample is not nil), the autoscaler's decision, limited by limit
+// (when not nil: what the workload may have, such as the quota), and the count chosen recorded
+// for the scale-up rate limit. It returns the decision and the state, whose LastActive the
+// caller may report.
+func (s *Store) Pass(key string, p autoscaler.Policy, init func() *autoscaler.State, sample *autoscaler.Sample,
+	in autoscaler.Input, limit func(autoscaler.Decision) autoscaler.Decision) (autoscaler.Decision, *autoscaler.State) {
+	st := s.Get(key, init)
+	if sample != nil {
+		st.Observe(p, *sample)
+	}
+	d := autoscaler.Decide(p, st, in)
+	if limit != nil {
+		d = limit(d)
+	}
+	st.Record(in.Now, in.Current, d.Desired)
+	return d, st
+}

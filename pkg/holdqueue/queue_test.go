@@ -374,6 +374,9 @@ func TestOnFirst(t *testing.T) {
 	}
 
 	a := hold(t, q, "ep/a", 0, 1, onFirst)
+	// The call runs once the request is held, and reads Held: wait for it before the next
+	// request joins, or it may count that one too.
+	waitCalls(t, got, 1)
 	hold(t, q, "ep/a", 1, 2, onFirst)
 	hold(t, q, "ep/b", 2, 1, onFirst)
 	waitCalls(t, got, 2)

@@ -38,16 +38,18 @@ type options struct {
 	workspaces, warehouses, endpoint int
 	idle                             time.Duration
 	timeout                          time.Duration
+	memoryLimit                      string
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.manager, "manager", "bin/manager", "the operator binary (make build)")
 	flag.IntVar(&o.workspaces, "workspaces", 1000, "workspaces to provision")
-	flag.IntVar(&o.warehouses, "warehouses", 1000, "warehouses, spread over the workspaces")
-	flag.IntVar(&o.endpoint, "endpoints", 1000, "model endpoints, spread over the workspaces")
+	flag.IntVar(&o.warehouses, "warehouses", 1500, "warehouses, spread over the workspaces")
+	flag.IntVar(&o.endpoint, "endpoints", 1500, "model endpoints, spread over the workspaces")
 	flag.DurationVar(&o.idle, "idle", time.Minute, "how long to count the writes of the settled operator")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "longest wait for the operator to provision everything")
+	flag.StringVar(&o.memoryLimit, "memory-limit", "", "the manager's GOMEMLIMIT (e.g. 135MiB, what a 150Mi container limit gives at its default --memory-limit-ratio); empty for none")
 	flag.Parse()
 	// An interrupt still stops the manager and the API server.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,7 +101,7 @@ func run(ctx context.Context, o options) error {
 	for i := range cfg.Regions {
 		cfg.Regions[i].ServerlessQuotaDBU = 1 << 40 // the quota is not under test
 	}
-	mgr, err := startManager(ctx, o.manager, dir, env.KubeConfig, cfg)
+	mgr, err := startManager(ctx, o.manager, dir, env.KubeConfig, cfg, o.memoryLimit)
 	if err != nil {
 		return err
 	}
@@ -183,7 +185,7 @@ func run(ctx context.Context, o options) error {
 		operatorWrites: atSettled.minus(before), provisionWrites: atProvisioned.total() - before.total(),
 		idleWrites: idleWrites, idleByResource: afterIdle.minus(atSettled),
 		plainTime: plainTime, plainWrites: plainAfter.total() - plainBefore.total(),
-		peakRSS: rss,
+		peakRSS: rss, memoryLimit: o.memoryLimit,
 	})
 	return nil
 }
@@ -196,7 +198,7 @@ type manager struct {
 	cmd *exec.Cmd
 }
 
-func startManager(ctx context.Context, binary, dir string, kubeconfig []byte, cfg *configv1.OperatorConfig) (*manager, error) {
+func startManager(ctx context.Context, binary, dir string, kubeconfig []byte, cfg *configv1.OperatorConfig, memoryLimit string) (*manager, error) {
 	kc := filepath.Join(dir, "kubeconfig")
 	if err := os.WriteFile(kc, kubeconfig, 0o600); err != nil {
 		return nil, err
@@ -216,6 +218,9 @@ func startManager(ctx context.Context, binary, dir string, kubeconfig []byte, cf
 	cmd := exec.CommandContext(ctx, binary, "--config", cf, "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
 		"--pprof-bind-address", pprofAddr)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kc)
+	if memoryLimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+memoryLimit)
+	}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", binary, err)

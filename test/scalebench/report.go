@@ -20,6 +20,7 @@ type result struct {
 	plainTime                   time.Duration
 	plainWrites                 float64
 	peakRSS                     int64
+	memoryLimit                 string
 }
 
 func report(w io.Writer, r result) {
@@ -46,7 +47,11 @@ func report(w io.Writer, r result) {
 	p("| Writes per object created | %.2f | %.2f | |", opWrites/float64(r.objects), r.plainWrites/float64(r.objects))
 	p("")
 	p("- Writes in an idle %s after the operator settled: **%.0f**%s.", r.idle, r.idleWrites, breakdown(r.idleByResource))
-	p("- The manager's peak resident memory (VmHWM): **%.0f MiB**.", float64(r.peakRSS)/(1<<20))
+	limit := "no soft memory limit (the bench runs the binary outside a container)"
+	if r.memoryLimit != "" {
+		limit = "GOMEMLIMIT=" + r.memoryLimit + " (what a 150Mi container limit gives at the manager's default `--memory-limit-ratio` 0.9)"
+	}
+	p("- The manager's peak resident memory (VmHWM): **%.0f MiB**, with %s.", float64(r.peakRSS)/(1<<20), limit)
 	p("- The operator's writes by resource until settled: %s.", strings.TrimPrefix(breakdown(ops), ": "))
 	p("")
 	p("Run it with `make bench-scale` (`SCALEBENCH_ARGS='-workspaces 100 -warehouses 100 -endpoints 100'` for a quick one).")
