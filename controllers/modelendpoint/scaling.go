@@ -25,8 +25,7 @@ func (r *Reconciler) scaleEntities(ctx context.Context, ep *computev1.ModelEndpo
 	for i := range ep.Spec.ServedEntities {
 		e := &ep.Spec.ServedEntities[i]
 		p := entityPolicy(e, r.Config)
-		st := r.states.Get(stateKey(ep, e.Name), func() *autoscaler.State { return &autoscaler.State{LastActive: now} })
-		scale := decideReplicas(p, st, r.observeLoad(ctx, ep, e.Name, p, live[e.Name], now), now)
+		scale := decideReplicas(&r.states, stateKey(ep, e.Name), p, r.observeLoad(ctx, ep, e.Name, p, live[e.Name], now), now)
 		hash, err := r.applyEntity(ctx, ep, e, scale.decision.Desired)
 		if err != nil {
 			return err
@@ -89,22 +88,23 @@ type entityScale struct {
 	err      error
 }
 
-// decideReplicas decides a served entity's replica count from what the pass observed, and
-// notes the load and the decision in the entity's autoscaler memory st. It reads and writes
-// nothing else.
-func decideReplicas(p autoscaler.Policy, st *autoscaler.State, o loadObservation, now time.Time) entityScale {
+// decideReplicas decides a served entity's replica count from what the pass observed, in one
+// autoscaling pass of the entity's memory in states (key): the load observed when it could be
+// read, the decision, and the count recorded. It reads and writes nothing else.
+func decideReplicas(states *scalestate.Store, key string, p autoscaler.Policy, o loadObservation, now time.Time) entityScale {
 	inFlight, err := o.inFlight, o.err
 	// Requests the gateway holds for an entity at zero are load its pods cannot report.
 	if o.activated {
 		inFlight, err = max(inFlight, 1), nil
 	}
 	out := entityScale{err: err}
+	var sample *autoscaler.Sample
 	if err == nil {
-		st.Observe(p, autoscaler.Sample{Time: now, Load: inFlight})
+		sample = &autoscaler.Sample{Time: now, Load: inFlight}
 		out.inFlight = &inFlight
 	}
-	out.decision = autoscaler.Decide(p, st, autoscaler.Input{Now: now, Current: o.current, Ready: o.ready, Cap: -1})
-	st.Record(now, o.current, out.decision.Desired)
+	out.decision, _ = states.Pass(key, p, func() *autoscaler.State { return &autoscaler.State{LastActive: now} }, sample,
+		autoscaler.Input{Now: now, Current: o.current, Ready: o.ready, Cap: -1}, nil)
 	return out
 }
 

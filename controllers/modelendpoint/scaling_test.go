@@ -10,6 +10,7 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/internal/scalestate"
 	"github.com/serverlessplane/operator/pkg/autoscaler"
 	"github.com/serverlessplane/operator/pkg/metrics"
 )
@@ -100,8 +101,9 @@ func TestDecideReplicas(t *testing.T) {
 			if tc.scaleToZero {
 				e.ScaleToZero = computev1.ScaleToZeroEnabled
 			}
-			st := &autoscaler.State{LastActive: now.Add(-tc.idleFor)}
-			s := decideReplicas(entityPolicy(e, cfg), st, tc.obs, now)
+			states := &scalestate.Store{}
+			st := states.Get("ws/churn/a", func() *autoscaler.State { return &autoscaler.State{LastActive: now.Add(-tc.idleFor)} })
+			s := decideReplicas(states, "ws/churn/a", entityPolicy(e, cfg), tc.obs, now)
 			got := result{Desired: s.decision.Desired, NoData: s.decision.NoData, InFlight: s.inFlight, Err: s.err, Samples: len(st.Samples)}
 			if diff := cmp.Diff(tc.want, got, cmp.Comparer(func(a, b error) bool { return errors.Is(a, b) })); diff != "" {
 				t.Errorf("decideReplicas (-want +got):\n%s", diff)
@@ -115,9 +117,10 @@ func TestDecideReplicasRecordsScaleEvents(t *testing.T) {
 	cfg := configv1.Default()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	e := &computev1.ServedEntity{Name: "a", WorkloadSize: computev1.WorkloadLarge, WorkloadType: computev1.WorkloadCPU, ScaleToZero: computev1.ScaleToZeroEnabled}
-	st := &autoscaler.State{LastActive: now}
-	decideReplicas(entityPolicy(e, cfg), st, loadObservation{inFlight: 10}, now)
-	decideReplicas(entityPolicy(e, cfg), st, loadObservation{err: errors.New("timeout"), current: 4, ready: 4}, now.Add(2*time.Second))
+	states := &scalestate.Store{}
+	decideReplicas(states, "ws/churn/a", entityPolicy(e, cfg), loadObservation{inFlight: 10}, now)
+	decideReplicas(states, "ws/churn/a", entityPolicy(e, cfg), loadObservation{err: errors.New("timeout"), current: 4, ready: 4}, now.Add(2*time.Second))
+	st := states.Get("ws/churn/a", nil)
 	want := []autoscaler.ScaleEvent{{Time: now, Change: 4}}
 	if diff := cmp.Diff(want, st.ScaleEvents); diff != "" {
 		t.Errorf("scale events (-want +got):\n%s", diff)
