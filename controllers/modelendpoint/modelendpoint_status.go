@@ -46,6 +46,15 @@ type observation struct {
 	url                                    string
 }
 
+// entityObs is what the pass observed of each entity's Deployment, for the rollout decision.
+func (o observation) entityObs() map[string]entityObs {
+	out := make(map[string]entityObs, len(o.entities))
+	for name, v := range o.entities {
+		out[name] = v.obs
+	}
+	return out
+}
+
 // computeStatus returns the endpoint status for what a pass observed.
 func computeStatus(ep *computev1.ModelEndpoint, obs observation, now time.Time) computev1.ModelEndpointStatus {
 	st := *ep.Status.DeepCopy()

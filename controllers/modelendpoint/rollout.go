@@ -87,6 +87,14 @@ func desiredRoutes(ep *computev1.ModelEndpoint) []computev1.TrafficRoute {
 	return nil
 }
 
+// activeRoutes is the traffic the endpoint routes now, as its status records it.
+func activeRoutes(ep *computev1.ModelEndpoint) []computev1.TrafficRoute {
+	if ep.Status.ActiveTraffic == nil {
+		return nil
+	}
+	return ep.Status.ActiveTraffic.Routes
+}
+
 // decideRollout moves the active traffic to the spec's once every entity the spec routes to has
 // rolled out and serves; until then, and when a rollout fails, the previous traffic stays. An
 // entity removed from the spec keeps its objects until no route sends it traffic.

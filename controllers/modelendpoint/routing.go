@@ -1,7 +1,9 @@
 package modelendpoint
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,6 +33,29 @@ func gatewayAPIInstalled(mapper meta.RESTMapper) bool {
 		}
 	}
 	return true
+}
+
+// route sets the endpoint's URL, the control-plane gateway's, and applies the weighted
+// HTTPRoute and the BackendTLSPolicies when the Gateway API is installed.
+func (r *Reconciler) route(ctx context.Context, ep *computev1.ModelEndpoint, obs *observation) error {
+	obs.url = endpointURL(ep, r.Config)
+	if !r.gatewayAPI {
+		return nil
+	}
+	if len(obs.rollout.Active) > 0 {
+		if err := r.applier.ApplyOwned(ctx, ep, httpRoute(ep, obs.rollout.Active, r.Config)); err != nil {
+			return err
+		}
+	}
+	for _, name := range obs.order {
+		if slices.Contains(obs.rollout.Remove, name) {
+			continue
+		}
+		if err := r.applier.ApplyOwned(ctx, ep, backendTLSPolicy(ep, name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // endpointPath is where the gateway serves an endpoint: under its workspace's prefix, as the
@@ -100,9 +125,6 @@ func backendTLSPolicy(ep *computev1.ModelEndpoint, entity string) *gatewayv1.Bac
 		},
 	}
 }
-
-// caBundleName names the ConfigMap with the CA certificate in an endpoint's namespace.
-func caBundleName(ep *computev1.ModelEndpoint) string { return ep.Name + "-ca" }
 
 func rateLimits(ep *computev1.ModelEndpoint) string {
 	var parts []string

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	dto "github.com/prometheus/client_model/go"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +21,7 @@ import (
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/controllers/modelendpoint"
+	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/pkg/certs"
 	"github.com/serverlessplane/operator/pkg/conditions"
 	"github.com/serverlessplane/operator/pkg/naming"
@@ -51,6 +53,18 @@ func deploymentOf(g Gomega, ep *computev1.ModelEndpoint, entity string) *appsv1.
 	d := &appsv1.Deployment{}
 	g.Expect(k8s.Get(bg(), client.ObjectKey{Namespace: ep.Namespace, Name: naming.ServedEntity(ep.Name, entity)}, d)).To(Succeed())
 	return d
+}
+
+// tickOf waits for one pass of ep that reads no change, such as its autoscaling tick: it marks
+// the observed-load series of entity, which only a pass of ep sets back.
+func tickOf(ep *computev1.ModelEndpoint, entity string) {
+	gauge := telemetry.ObservedLoad.WithLabelValues("ModelEndpoint", ep.Namespace, ep.Name, entity)
+	gauge.Set(-1)
+	EventuallyWithOffset(1, func() float64 {
+		m := &dto.Metric{}
+		Expect(gauge.Write(m)).To(Succeed())
+		return m.GetGauge().GetValue()
+	}).ShouldNot(BeNumerically("==", -1), "a pass of %s", ep.Name)
 }
 
 var _ = Describe("ModelEndpoint", func() {
@@ -337,6 +351,26 @@ var _ = Describe("ModelEndpoint", func() {
 			g.Expect(deploymentOf(g, ep, "a").Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
 		}).Should(Succeed())
 		Expect(deploymentOf(Default, ep, "b").Spec.Replicas).To(HaveValue(BeEquivalentTo(0)))
+	})
+
+	It("makes no write when an autoscaling tick finds nothing changed", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("still")).Obj())
+		ep := b.Endpoint(ns, "churn").
+			Entity("champion", "main.default.churn", "3").Size(computev1.WorkloadMedium).
+			Entity("challenger", "main.default.churn", "4").ScaleToZero().
+			Route("champion", 80).Route("challenger", 20).Obj()
+		load.SetInFlight(ns, "churn", "champion", 6)
+		load.SetInFlight(ns, "churn", "challenger", 1)
+		Expect(k8s.Create(ctx, ep)).To(Succeed())
+		expectEndpoint(ep, computev1.EndpointReady, computev1.ConfigNotUpdating)
+		mine := func(w framework.Write) bool { return w.Namespace == ns }
+
+		quiet(mine)
+		mark := env.Writes.Len()
+		for range 3 {
+			tickOf(ep, "champion")
+		}
+		Expect(joinWrites(env.Writes.Since(mark, mine))).To(BeEmpty())
 	})
 
 	It("holds the replicas and says so when an entity's load cannot be read", func(ctx SpecContext) {
