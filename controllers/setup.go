@@ -58,15 +58,17 @@ func CacheOptions() cache.Options {
 	byObject := map[client.Object]cache.ByObject{}
 	for _, o := range []client.Object{
 		&corev1.Namespace{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
-		&corev1.LimitRange{}, &corev1.ConfigMap{}, &corev1.Secret{}, &corev1.Pod{},
+		&corev1.LimitRange{}, &corev1.ConfigMap{}, &corev1.Pod{},
 		&discoveryv1.EndpointSlice{}, &rbacv1.RoleBinding{},
 	} {
 		byObject[o] = cache.ByObject{Label: managed}
 	}
-	// Pod specs and NetworkPolicy rules are most of what is left, and only the apply compares
-	// them (against the API server's copy). (The map is keyed by pointer: one entry per kind.)
+	// Pod specs, NetworkPolicy rules and workload certificates' keys are most of what is left,
+	// and only the apply compares them (against the API server's copy). (The map is keyed by
+	// pointer: one entry per kind.)
 	byObject[&appsv1.Deployment{}] = cache.ByObject{Label: managed, Transform: apply.Lean(schema.GroupKind{Group: appsv1.GroupName, Kind: "Deployment"}, strip)}
 	byObject[&networkingv1.NetworkPolicy{}] = cache.ByObject{Label: managed, Transform: apply.Lean(schema.GroupKind{Group: networkingv1.GroupName, Kind: "NetworkPolicy"}, strip)}
+	byObject[&corev1.Secret{}] = cache.ByObject{Label: managed, Transform: apply.Lean(schema.GroupKind{Kind: "Secret"}, strip)}
 	return cache.Options{ByObject: byObject, DefaultTransform: strip}
 }
 

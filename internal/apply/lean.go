@@ -9,12 +9,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 
+	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/pkg/naming"
 )
 
 // The operator's cache keeps lean copies of the kinds below: it drops the parts that only
-// Apply compares (a Deployment's pod spec, a NetworkPolicy's rules), which are most of each
-// object and most of the cache at scale. The controllers read these kinds' metadata, replicas
+// Apply compares (a Deployment's pod spec, a NetworkPolicy's rules, the private key of a
+// workload's serving certificate, which only its pods read), which are most of each object
+// and most of the cache at scale. The controllers read these kinds' metadata, replicas
 // and status only. Apply compares a lean kind with the full object read from the API server,
 // and remembers what it found in agreement, so that a pass that changes nothing reads nothing
 // more and writes nothing.
@@ -29,6 +31,17 @@ var lean = map[schema.GroupKind]func(any){
 			p.Spec = networkingv1.NetworkPolicySpec{}
 		}
 	},
+	{Kind: "Secret"}: func(o any) {
+		if s, ok := o.(*corev1.Secret); ok && WorkloadCertificate(s) {
+			delete(s.Data, corev1.TLSPrivateKeyKey)
+		}
+	},
+}
+
+// WorkloadCertificate says whether s is a warehouse's or an endpoint's serving certificate,
+// whose private key the cache does not keep.
+func WorkloadCertificate(s *corev1.Secret) bool {
+	return s.Type == corev1.SecretTypeTLS && (s.Labels[computev1.LabelWarehouse] != "" || s.Labels[computev1.LabelEndpoint] != "")
 }
 
 // Lean wraps a cache transform of one of the lean kinds so that it also drops what only Apply

@@ -38,6 +38,19 @@ func TestLeanKeepsWhatControllersRead(t *testing.T) {
 		t.Fatalf("lean NetworkPolicy (-want +got):\n%s", diff)
 	}
 
+	cert := func(labels map[string]string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Type: corev1.SecretTypeTLS,
+			Data: map[string][]byte{"tls.crt": []byte("crt"), "tls.key": []byte("key"), "ca.crt": []byte("ca")}}
+	}
+	got, _ = Lean(schema.GroupKind{Kind: "Secret"}, nil)(cert(map[string]string{"compute.serverlessplane.io/endpoint": "churn"}))
+	if _, kept := got.(*corev1.Secret).Data["tls.key"]; kept || len(got.(*corev1.Secret).Data) != 2 {
+		t.Fatalf("an endpoint's certificate keeps %v, want tls.crt and ca.crt only", got.(*corev1.Secret).Data)
+	}
+	got, _ = Lean(schema.GroupKind{Kind: "Secret"}, nil)(cert(nil))
+	if _, kept := got.(*corev1.Secret).Data["tls.key"]; !kept {
+		t.Fatal("a Secret that is not a workload's certificate (the CA's, the gateway's) lost its key")
+	}
+
 	s := &corev1.Service{Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.1"}}
 	got, _ = Lean(schema.GroupKind{Kind: "Service"}, nil)(s.DeepCopy())
 	if diff := cmp.Diff(s, got); diff != "" {

@@ -59,6 +59,14 @@ func Ensure(ctx context.Context, c client.Client, applier *apply.Applier, ca cer
 		}
 		current = pair
 	}
+	if !renew && !bytes.Equal(secret.Data[BundleKey], bundle) && len(current.Key) == 0 {
+		// The cache keeps no private key of a workload's certificate (apply.Lean): the new
+		// bundle is written with the key the API server has.
+		if err := applier.APIReader.Get(ctx, client.ObjectKeyFromObject(secret), secret); err != nil {
+			return time.Time{}, "", err
+		}
+		current.Key = secret.Data[corev1.TLSPrivateKeyKey]
+	}
 	if renew || !bytes.Equal(secret.Data[BundleKey], bundle) {
 		s := Secret(ns, r.Secret, current, bundle)
 		s.Labels = r.Labels
