@@ -113,7 +113,10 @@ func (b *NCCBuilder) Allow(cidr string, ports ...int32) *NCCBuilder {
 }
 
 // StableIPs sets spec.stableIPs.
-func (b *NCCBuilder) StableIPs(mode computev1.StableIPMode) *NCCBuilder { b.obj.Spec.StableIPs = mode; return b }
+func (b *NCCBuilder) StableIPs(mode computev1.StableIPMode) *NCCBuilder {
+	b.obj.Spec.StableIPs = mode
+	return b
+}
 
 // Obj returns the NetworkConnectivityConfig.
 func (b *NCCBuilder) Obj() *computev1.NetworkConnectivityConfig { return b.obj.DeepCopy() }
