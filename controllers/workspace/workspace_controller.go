@@ -5,7 +5,6 @@ package workspace
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,15 +12,10 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/selection"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -115,142 +109,6 @@ func (r *Reconciler) reconcile(ctx context.Context, ws *computev1.Workspace) (ob
 		return obs, err
 	}
 	return obs, r.applyChildren(ctx, ws)
-}
-
-// ensureNamespace creates the workspace namespace and records its UID, or checks that the
-// existing one is the namespace it recorded. A namespace the operator did not create for this
-// workspace is never touched, whatever owner reference it carries.
-func (r *Reconciler) ensureNamespace(ctx context.Context, ws *computev1.Workspace) (namespaceState, error) {
-	live := &corev1.Namespace{}
-	key := client.ObjectKey{Name: ws.Name}
-	// The cache holds the namespaces the operator created; only a miss, a new workspace or a
-	// namespace someone else created, needs the API server.
-	err := r.Client.Get(ctx, key, live)
-	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, live)
-	}
-	if apierrors.IsNotFound(err) {
-		return r.createNamespace(ctx, ws)
-	}
-	if err != nil {
-		return namespaceUnchecked, err
-	}
-	owner := metav1.GetControllerOf(live)
-	isWorkspace := owner != nil && owner.Kind == "Workspace" && owner.APIVersion == computev1.GroupVersion.String()
-	if isWorkspace && owner.Name == ws.Name && live.DeletionTimestamp != nil {
-		return namespaceTerminating, nil
-	}
-	if !isWorkspace || owner.UID != ws.UID {
-		return namespaceConflict, nil
-	}
-	if ws.Status.NamespaceUID == "" && ws.Status.Namespace == ws.Name {
-		// Provisioned before the operator recorded namespace UIDs: the namespace it already
-		// reported as the workspace's is the one it created.
-		if err := r.recordNamespace(ctx, ws, live.UID); err != nil {
-			return namespaceUnchecked, err
-		}
-	}
-	if live.UID != ws.Status.NamespaceUID {
-		// The owner reference is right but the namespace is not the one the operator created:
-		// anyone who can create namespaces and read this workspace's UID can forge it.
-		return namespaceConflict, nil
-	}
-	ns := desiredNamespace(ws)
-	if err := controllerutil.SetControllerReference(ws, ns, r.Client.Scheme()); err != nil {
-		return namespaceUnchecked, err
-	}
-	_, err = r.applier.Apply(ctx, ns)
-	return namespaceOwned, err
-}
-
-// createNamespace creates the workspace namespace and records its UID in the status before
-// anything else happens, so that only this namespace is ever taken for the workspace's.
-func (r *Reconciler) createNamespace(ctx context.Context, ws *computev1.Workspace) (namespaceState, error) {
-	ns := desiredNamespace(ws)
-	ns.Labels[computev1.LabelManagedBy] = computev1.ManagedByValue
-	if err := controllerutil.SetControllerReference(ws, ns, r.Client.Scheme()); err != nil {
-		return namespaceUnchecked, err
-	}
-	// Create, not apply: if someone created the namespace meanwhile, this fails rather than
-	// adopting it, and the next pass reports the conflict.
-	if err := r.Client.Create(ctx, ns); err != nil {
-		return namespaceUnchecked, err
-	}
-	if err := r.recordNamespace(ctx, ws, ns.UID); err != nil {
-		// Unrecorded, the namespace would read as a conflict forever: take it back (only this
-		// one, by its UID) and create it again on the next pass.
-		del := client.Preconditions{UID: &ns.UID}
-		return namespaceUnchecked, errors.Join(err, client.IgnoreNotFound(r.Client.Delete(ctx, ns, del)))
-	}
-	r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "NamespaceCreated", "Provision", "created namespace %s", ns.Name)
-	return namespaceOwned, nil
-}
-
-// recordNamespace writes the UID of the workspace's namespace to its status at once.
-func (r *Reconciler) recordNamespace(ctx context.Context, ws *computev1.Workspace, uid types.UID) error {
-	before := ws.DeepCopy()
-	ws.Status.NamespaceUID = uid
-	_, err := apply.PatchStatus(ctx, r.Client, before, ws)
-	return err
-}
-
-// bindNCC resolves spec.networkConnectivityConfig. A missing NCC or one of another region
-// binds nothing: the workspace keeps the baseline egress (DNS and storage gateway).
-func (r *Reconciler) bindNCC(ctx context.Context, ws *computev1.Workspace, obs *observation) (*computev1.NetworkConnectivityConfig, error) {
-	name := ws.Spec.NetworkConnectivityConfig
-	if name == "" {
-		obs.ncc = nccNone
-		return nil, nil
-	}
-	ncc := &computev1.NetworkConnectivityConfig{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, ncc); err != nil {
-		if apierrors.IsNotFound(err) {
-			obs.ncc = nccNotFound
-			return nil, nil
-		}
-		return nil, err
-	}
-	if ncc.Spec.Region != ws.Spec.Region {
-		obs.ncc, obs.nccRegion = nccRegionMismatch, ncc.Spec.Region
-		return nil, nil
-	}
-	obs.ncc = nccBound
-	if ncc.DeletionTimestamp != nil {
-		obs.ncc = nccDeleting
-	}
-	obs.egressCIDRs = slices.Clone(ncc.Status.EgressCIDRs)
-	return ncc, nil
-}
-
-// applyPolicies applies the compiled network boundary and deletes the workspace's policies
-// that are no longer part of it. Private endpoint policies belong to the NCC controller.
-func (r *Reconciler) applyPolicies(ctx context.Context, ws *computev1.Workspace, region *configv1.Region, ncc *computev1.NetworkConnectivityConfig) (int, error) {
-	whs := &computev1.ServerlessWarehouseList{}
-	if err := r.Client.List(ctx, whs, client.InNamespace(ws.Name)); err != nil {
-		return 0, err
-	}
-	eps := &computev1.ModelEndpointList{}
-	if err := r.Client.List(ctx, eps, client.InNamespace(ws.Name)); err != nil {
-		return 0, err
-	}
-	keep := sets.New[client.ObjectKey]()
-	for _, p := range desiredPolicies(ws, r.Config, region, ncc, whs.Items, eps.Items) {
-		keep.Insert(client.ObjectKeyFromObject(p))
-		if err := r.applier.ApplyOwned(ctx, ws, p); err != nil {
-			return 0, err
-		}
-	}
-	notNCC, err := labels.NewRequirement(computev1.LabelNCC, selection.DoesNotExist, nil)
-	if err != nil {
-		return 0, err
-	}
-	ofWorkspace, err := labels.NewRequirement(computev1.LabelWorkspace, selection.Equals, []string{ws.Name})
-	if err != nil {
-		return 0, err
-	}
-	_, err = r.applier.Prune(ctx, ws, &networkingv1.NetworkPolicyList{}, keep, client.InNamespace(ws.Name),
-		client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*notNCC, *ofWorkspace)})
-	return keep.Len(), err
 }
 
 // applyChildren applies the workload service account and, when the spec asks for them, the
