@@ -18,21 +18,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apply"
-	"github.com/serverlessplane/operator/internal/indexes"
 	"github.com/serverlessplane/operator/internal/scalestate"
 	"github.com/serverlessplane/operator/internal/telemetry"
 	"github.com/serverlessplane/operator/internal/transitions"
 	"github.com/serverlessplane/operator/pkg/certs"
 	"github.com/serverlessplane/operator/pkg/metrics"
-	"github.com/serverlessplane/operator/pkg/quota"
 )
 
 // Finalizer releases a warehouse's share of the regional quota once its clusters are gone:
@@ -213,50 +209,4 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.blockedWarehouses),
 			builder.WithPredicates(r.capacityFreed())).
 		Complete(telemetry.CountErrors("serverlesswarehouse", r))
-}
-
-func (r *Reconciler) warehousesOfWorkspace(ctx context.Context, obj client.Object) []reconcile.Request {
-	list := &computev1.ServerlessWarehouseList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(obj.GetName())); err != nil {
-		return nil
-	}
-	return requests(list.Items, func(*computev1.ServerlessWarehouse) bool { return true })
-}
-
-// capacityFreed passes the changes of a region's total that may let a warehouse the quota
-// holds back start: the total went down, or it is gone (and is rebuilt).
-func (r *Reconciler) capacityFreed() predicate.Predicate {
-	total := func(o client.Object) bool {
-		return o.GetNamespace() == r.Config.OperatorNamespace && o.GetLabels()[LabelQuota] == LedgerTotal
-	}
-	used := func(o client.Object) int64 {
-		dbu, _ := quota.DecodeTotal(o.(*corev1.ConfigMap).Data)
-		return dbu
-	}
-	return predicate.Funcs{
-		CreateFunc:  func(e event.CreateEvent) bool { return total(e.Object) },
-		DeleteFunc:  func(e event.DeleteEvent) bool { return total(e.Object) },
-		UpdateFunc:  func(e event.UpdateEvent) bool { return total(e.ObjectNew) && used(e.ObjectNew) < used(e.ObjectOld) },
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
-}
-
-// blockedWarehouses wakes the warehouses the quota holds back (found by index, not by listing
-// every warehouse) when capacity may have freed.
-func (r *Reconciler) blockedWarehouses(ctx context.Context, _ client.Object) []reconcile.Request {
-	list := &computev1.ServerlessWarehouseList{}
-	if err := r.Client.List(ctx, list, client.MatchingFields{indexes.WarehouseCondition: ConditionQuotaExceeded}); err != nil {
-		return nil
-	}
-	return requests(list.Items, func(*computev1.ServerlessWarehouse) bool { return true })
-}
-
-func requests(items []computev1.ServerlessWarehouse, keep func(*computev1.ServerlessWarehouse) bool) []reconcile.Request {
-	var out []reconcile.Request
-	for i := range items {
-		if keep(&items[i]) {
-			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&items[i])})
-		}
-	}
-	return out
 }
