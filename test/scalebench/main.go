@@ -49,7 +49,7 @@ func main() {
 	flag.IntVar(&o.endpoint, "endpoints", 1500, "model endpoints, spread over the workspaces")
 	flag.DurationVar(&o.idle, "idle", time.Minute, "how long to count the writes of the settled operator")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "longest wait for the operator to provision everything")
-	flag.StringVar(&o.memoryLimit, "memory-limit", "", "the manager's GOMEMLIMIT (e.g. 135MiB, what a 150Mi container limit gives at its default --memory-limit-ratio); empty for none")
+	flag.StringVar(&o.memoryLimit, "memory-limit", "", "the manager's GOMEMLIMIT, its Go soft memory limit (in a container it sets it to --memory-limit-ratio of the container's limit); empty for none")
 	flag.Parse()
 	// An interrupt still stops the manager and the API server.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

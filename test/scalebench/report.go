@@ -49,7 +49,7 @@ func report(w io.Writer, r result) {
 	p("- Writes in an idle %s after the operator settled: **%.0f**%s.", r.idle, r.idleWrites, breakdown(r.idleByResource))
 	limit := "no soft memory limit (the bench runs the binary outside a container)"
 	if r.memoryLimit != "" {
-		limit = "GOMEMLIMIT=" + r.memoryLimit + " (what a 150Mi container limit gives at the manager's default `--memory-limit-ratio` 0.9)"
+		limit = "GOMEMLIMIT=" + r.memoryLimit + " (in a container the manager sets its soft memory limit to `--memory-limit-ratio` of the container's limit)"
 	}
 	p("- The manager's peak resident memory (VmHWM): **%.0f MiB**, with %s.", float64(r.peakRSS)/(1<<20), limit)
 	p("- The operator's writes by resource until settled: %s.", strings.TrimPrefix(breakdown(ops), ": "))
