@@ -134,7 +134,7 @@ bench-gateway: ## Latency the model proxy and the gateway add to the model serve
 
 # SCALEBENCH_ARGS tunes it, e.g. SCALEBENCH_ARGS='-workspaces 100 -warehouses 100 -endpoints 100'.
 .PHONY: bench-scale
-bench-scale: build ## Provision 1,000 workspaces with a warehouse and an endpoint each through the operator (its own process, envtest) against a plain client creating the same objects; idle writes and peak RSS, into docs/scale-benchmark.md.
+bench-scale: build ## Provision 1,000 workspaces, 1,500 warehouses and 1,500 endpoints through the operator (its own process, envtest, with the soft memory limit of a 150Mi container) against a plain client creating the same objects; idle writes and peak RSS, into docs/scale-benchmark.md.
 	KUBEBUILDER_ASSETS="$(KUBEBINS)" go run ./test/scalebench -manager $(BIN)/manager $(SCALEBENCH_ARGS) > docs/scale-benchmark.md
 	@cat docs/scale-benchmark.md
 

@@ -41,10 +41,16 @@ func ContainerLimit(root string) (limit int64, ok bool) {
 	return 0, false
 }
 
-// Soft is the soft limit for a container limit: ratio of it, leaving the rest for what the Go
-// runtime does not count (stacks of the kernel, page cache of the binary) and a burst.
+// Reserve is the least of a container's limit the soft limit leaves to what the Go runtime does
+// not count: the binary's mapped pages (about 40 MiB of the manager's resident memory) and the
+// kernel's share.
+const Reserve = 48 << 20
+
+// Soft is the soft limit for a container limit: ratio of it, and at least Reserve below it
+// (but never below half of it).
 func Soft(limit int64, ratio float64) int64 {
-	return int64(math.Floor(float64(limit) * ratio))
+	soft := min(int64(math.Floor(float64(limit)*ratio)), limit-Reserve)
+	return max(soft, limit/2)
 }
 
 // Set applies ratio of the container's limit as the runtime's soft memory limit, unless

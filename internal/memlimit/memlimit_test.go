@@ -42,7 +42,21 @@ func TestContainerLimit(t *testing.T) {
 }
 
 func TestSoft(t *testing.T) {
-	if got := Soft(512<<20, 0.9); got != 483183820 {
-		t.Fatalf("Soft(512Mi, 0.9) = %d, want 483183820", got)
+	tests := []struct {
+		name  string
+		limit int64
+		ratio float64
+		want  int64
+	}{
+		{"a large limit: its ratio", 1 << 30, 0.9, 966367641},
+		{"a small limit: the reserve below it", 150 << 20, 0.9, 102 << 20},
+		{"a tiny limit: never below half", 64 << 20, 0.9, 32 << 20},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Soft(tc.limit, tc.ratio); got != tc.want {
+				t.Fatalf("Soft(%d, %v) = %d, want %d", tc.limit, tc.ratio, got, tc.want)
+			}
+		})
 	}
 }

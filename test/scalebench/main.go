@@ -25,11 +25,13 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
+	"github.com/serverlessplane/operator/internal/memlimit"
 	"github.com/serverlessplane/operator/test/framework"
 )
 
@@ -38,7 +40,7 @@ type options struct {
 	workspaces, warehouses, endpoint int
 	idle                             time.Duration
 	timeout                          time.Duration
-	memoryLimit                      string
+	containerLimit                   string
 }
 
 func main() {
@@ -49,7 +51,7 @@ func main() {
 	flag.IntVar(&o.endpoint, "endpoints", 1500, "model endpoints, spread over the workspaces")
 	flag.DurationVar(&o.idle, "idle", time.Minute, "how long to count the writes of the settled operator")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "longest wait for the operator to provision everything")
-	flag.StringVar(&o.memoryLimit, "memory-limit", "", "the manager's GOMEMLIMIT, its Go soft memory limit (in a container it sets it to --memory-limit-ratio of the container's limit); empty for none")
+	flag.StringVar(&o.containerLimit, "container-limit", "150Mi", "run the manager with the Go soft memory limit it sets in a container of this memory limit (internal/memlimit, at the default --memory-limit-ratio); empty for none")
 	flag.Parse()
 	// An interrupt still stops the manager and the API server.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -101,7 +103,15 @@ func run(ctx context.Context, o options) error {
 	for i := range cfg.Regions {
 		cfg.Regions[i].ServerlessQuotaDBU = 1 << 40 // the quota is not under test
 	}
-	mgr, err := startManager(ctx, o.manager, dir, env.KubeConfig, cfg, o.memoryLimit)
+	goMemLimit := ""
+	if o.containerLimit != "" {
+		q, err := resource.ParseQuantity(o.containerLimit)
+		if err != nil {
+			return fmt.Errorf("-container-limit: %w", err)
+		}
+		goMemLimit = strconv.FormatInt(memlimit.Soft(q.Value(), 0.9), 10)
+	}
+	mgr, err := startManager(ctx, o.manager, dir, env.KubeConfig, cfg, goMemLimit)
 	if err != nil {
 		return err
 	}
@@ -185,7 +195,7 @@ func run(ctx context.Context, o options) error {
 		operatorWrites: atSettled.minus(before), provisionWrites: atProvisioned.total() - before.total(),
 		idleWrites: idleWrites, idleByResource: afterIdle.minus(atSettled),
 		plainTime: plainTime, plainWrites: plainAfter.total() - plainBefore.total(),
-		peakRSS: rss, memoryLimit: o.memoryLimit,
+		peakRSS: rss, containerLimit: o.containerLimit, goMemLimit: goMemLimit,
 	})
 	return nil
 }

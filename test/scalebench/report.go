@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,7 +21,7 @@ type result struct {
 	plainTime                   time.Duration
 	plainWrites                 float64
 	peakRSS                     int64
-	memoryLimit                 string
+	containerLimit, goMemLimit  string
 }
 
 func report(w io.Writer, r result) {
@@ -47,9 +48,10 @@ func report(w io.Writer, r result) {
 	p("| Writes per object created | %.2f | %.2f | |", opWrites/float64(r.objects), r.plainWrites/float64(r.objects))
 	p("")
 	p("- Writes in an idle %s after the operator settled: **%.0f**%s.", r.idle, r.idleWrites, breakdown(r.idleByResource))
-	limit := "no soft memory limit (the bench runs the binary outside a container)"
-	if r.memoryLimit != "" {
-		limit = "GOMEMLIMIT=" + r.memoryLimit + " (in a container the manager sets its soft memory limit to `--memory-limit-ratio` of the container's limit)"
+	limit := "no soft memory limit (as outside a container)"
+	if r.containerLimit != "" {
+		soft, _ := strconv.ParseInt(r.goMemLimit, 10, 64)
+		limit = fmt.Sprintf("the Go soft memory limit the manager sets in a container limited to %s (GOMEMLIMIT=%.0f MiB, `internal/memlimit`)", r.containerLimit, float64(soft)/(1<<20))
 	}
 	p("- The manager's peak resident memory (VmHWM): **%.0f MiB**, with %s.", float64(r.peakRSS)/(1<<20), limit)
 	p("- The operator's writes by resource until settled: %s.", strings.TrimPrefix(breakdown(ops), ": "))
