@@ -71,6 +71,9 @@ type Ledger struct {
 // repair never sums reservations while a change is between its two writes.
 type regionState struct {
 	sync.RWMutex
+	// total serializes this process's writes of the region's total: racing for it through the
+	// API server would only turn each write but one into a conflict and a retry.
+	total sync.Mutex
 }
 
 // mineKept is how many of its own latest writes the ledger remembers, so that their watch
@@ -158,6 +161,7 @@ func (l *Ledger) update(ctx context.Context, region, key string, decide func(oth
 		return 0, err
 	}
 	var granted int64
+	s.total.Lock()
 	err = retry.RetryOnConflict(contention, func() error {
 		total, used, err := l.total(ctx, region)
 		if err != nil {
@@ -172,6 +176,7 @@ func (l *Ledger) update(ctx context.Context, region, key string, decide func(oth
 		}
 		return l.writeTotal(ctx, region, total, used+granted-own)
 	})
+	s.total.Unlock()
 	if err != nil || (granted == own && !damaged) {
 		return granted, err
 	}
@@ -256,6 +261,9 @@ func (l *Ledger) putTotal(ctx context.Context, region string, cm *corev1.ConfigM
 
 // addToTotal moves the total by delta, re-reading it on conflicts.
 func (l *Ledger) addToTotal(ctx context.Context, region string, delta int64) error {
+	s := l.region(region)
+	s.total.Lock()
+	defer s.total.Unlock()
 	return retry.RetryOnConflict(contention, func() error {
 		cm, used, err := l.total(ctx, region)
 		if errors.Is(err, errNeedsRepair) {
