@@ -2,7 +2,6 @@ package modelendpoint
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -15,6 +14,7 @@ import (
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
+	"github.com/serverlessplane/operator/pkg/autoscaler"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/netpolicy"
 	"github.com/serverlessplane/operator/pkg/podsecurity"
@@ -51,17 +51,9 @@ func replicaBounds(e *computev1.ServedEntity, cfg *configv1.OperatorConfig) boun
 	if !ok {
 		return bounds{Min: 1, Max: 1}
 	}
-	per := float64(cfg.ModelServing.ConcurrencyPerReplica)
-	b := bounds{
-		Min: int32(math.Ceil(float64(size.MinConcurrency) / per)),
-		Max: max(1, int32(math.Ceil(float64(size.MaxConcurrency)/per))),
-	}
-	if e.ScaleToZero == computev1.ScaleToZeroEnabled {
-		b.Min = 0
-	} else {
-		b.Min = max(b.Min, 1)
-	}
-	return b
+	lo, hi := autoscaler.ReplicaBounds(size.MinConcurrency, size.MaxConcurrency, cfg.ModelServing.ConcurrencyPerReplica,
+		e.ScaleToZero == computev1.ScaleToZeroEnabled)
+	return bounds{Min: lo, Max: hi}
 }
 
 // unconfigured says which served entity names a workload type or size the operator
