@@ -58,13 +58,19 @@ func deploymentOf(g Gomega, ep *computev1.ModelEndpoint, entity string) *appsv1.
 // tickOf waits for one pass of ep that reads no change, such as its autoscaling tick: it marks
 // the observed-load series of entity, which only a pass of ep sets back.
 func tickOf(ep *computev1.ModelEndpoint, entity string) {
-	gauge := telemetry.ObservedLoad.WithLabelValues("ModelEndpoint", ep.Namespace, ep.Name, entity)
+	awaitPass("ModelEndpoint", ep.Namespace, ep.Name, entity)
+}
+
+// awaitPass waits for a pass of the object that reads its load: it marks the object's
+// observed-load series, which only such a pass sets back.
+func awaitPass(kind, namespace, name, entity string) {
+	gauge := telemetry.ObservedLoad.WithLabelValues(kind, namespace, name, entity)
 	gauge.Set(-1)
-	EventuallyWithOffset(1, func() float64 {
+	EventuallyWithOffset(2, func() float64 {
 		m := &dto.Metric{}
 		Expect(gauge.Write(m)).To(Succeed())
 		return m.GetGauge().GetValue()
-	}).ShouldNot(BeNumerically("==", -1), "a pass of %s", ep.Name)
+	}).ShouldNot(BeNumerically("==", -1), "a pass of %s %s", kind, name)
 }
 
 var _ = Describe("ModelEndpoint", func() {

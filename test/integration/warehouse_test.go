@@ -293,6 +293,23 @@ var _ = Describe("ServerlessWarehouse", func() {
 		}).Should(Succeed())
 	})
 
+	It("makes no write when an autoscaling tick finds nothing changed", func(ctx SpecContext) {
+		ns := readyWorkspace(ctx, b.Workspace(framework.Name("steady")).Obj())
+		wh := b.Warehouse(ns, "bi").Clusters(1, 3).AutoStop(0).Obj()
+		setLoad(wh, 5, 0) // one cluster's worth, with load to decide on every tick
+		Expect(k8s.Create(ctx, wh)).To(Succeed())
+		expectState(wh, computev1.WarehouseRunning, 1)
+		reservation := naming.QuotaReservation(ns, wh.Name)
+		mine := func(w framework.Write) bool { return w.Namespace == ns || w.Name == reservation }
+
+		quiet(mine)
+		mark := env.Writes.Len()
+		for range 3 {
+			awaitPass("ServerlessWarehouse", ns, wh.Name, "")
+		}
+		Expect(joinWrites(env.Writes.Since(mark, mine))).To(BeEmpty())
+	})
+
 	It("holds the count and says so when the load cannot be read", func(ctx SpecContext) {
 		ns := readyWorkspace(ctx, b.Workspace(framework.Name("blind")).Obj())
 		wh := b.Warehouse(ns, "bi").Clusters(2, 4).AutoStop(1).Obj()
