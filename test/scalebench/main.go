@@ -63,24 +63,12 @@ func main() {
 }
 
 func run(ctx context.Context, o options) error {
-	root, err := framework.RepoRoot()
+	env, restConfig, scheme, err := framework.PlainEnvtest(func(env *envtest.Environment) {
+		// One ClusterIP per Service: the default range of 256 addresses is far too small.
+		env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
+	})
 	if err != nil {
 		return err
-	}
-	assets, err := framework.BinaryAssets(root)
-	if err != nil {
-		return err
-	}
-	scheme := framework.NewScheme()
-	env := &envtest.Environment{
-		CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")}, ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets, Scheme: scheme,
-	}
-	// One ClusterIP per Service: the default range of 256 addresses is far too small.
-	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
-	restConfig, err := env.Start()
-	if err != nil {
-		return fmt.Errorf("starting envtest: %w", err)
 	}
 	defer func() { _ = env.Stop() }()
 	restConfig.QPS, restConfig.Burst = 500, 1000

@@ -15,7 +15,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -25,7 +24,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	configv1 "github.com/serverlessplane/operator/api/config/v1alpha1"
 	"github.com/serverlessplane/operator/controllers/warehouse"
@@ -75,22 +73,9 @@ type phase struct {
 }
 
 func run(ctx context.Context, n, workers, sample int) error {
-	root, err := framework.RepoRoot()
+	env, restConfig, scheme, err := framework.PlainEnvtest(nil)
 	if err != nil {
 		return err
-	}
-	assets, err := framework.BinaryAssets(root)
-	if err != nil {
-		return err
-	}
-	scheme := framework.NewScheme()
-	env := &envtest.Environment{
-		CRDDirectoryPaths: []string{filepath.Join(root, "config", "crd", "bases")}, ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets, Scheme: scheme,
-	}
-	restConfig, err := env.Start()
-	if err != nil {
-		return fmt.Errorf("starting envtest: %w", err)
 	}
 	defer func() { _ = env.Stop() }()
 	restConfig.QPS, restConfig.Burst = 1000, 2000
