@@ -46,9 +46,10 @@ var errNeedsRepair = errors.New("the region's quota total needs a repair")
 // warehouse (its reservation, naming.QuotaReservation) and one for the region's total
 // (naming.QuotaLedger). Every change writes the warehouse's reservation and the total, both a
 // few bytes whatever the number of warehouses in the region. The total is the gate: a
-// reservation that grows raises the total first, with the total's resourceVersion as the
-// guard, so of two warehouses racing for the last capacity one write fails with a conflict and
-// is retried against the new total, where the capacity is gone. A total that grows is written
+// reservation that grows raises the total first. In this process those writes take turns; the
+// total's resourceVersion guards against any other writer (a leader hand-over, an edit), so of
+// two racing for the last capacity one fails with a conflict and is retried against the new
+// total, where the capacity is gone. A total that grows is written
 // before the reservation and one that shrinks after it, so a pass that stops between the two
 // writes leaves the total above what the reservations hold (never below: the quota is never
 // overshot), and the repair brings it back.
@@ -109,7 +110,7 @@ func (l *Ledger) remember(id string) {
 }
 
 // Mine says whether this process wrote obj as it is (or deleted it): its watch event needs no
-// repair. Any other change of a ledger object is someone else's, and its region is rebuilt.
+// repair. Any other change of a ledger object is someone else's, and its region is repaired.
 func (l *Ledger) Mine(obj client.Object, deleted bool) bool {
 	id := "rv:" + obj.GetResourceVersion()
 	if deleted {
