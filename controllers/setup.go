@@ -12,7 +12,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -52,24 +51,19 @@ type Options struct {
 // cluster in memory, and it drops every object's managedFields.
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{computev1.LabelManagedBy: computev1.ManagedByValue})
-	// Server-side apply makes managedFields the largest part of most objects; nothing reads
-	// them from the cache, and an update without them keeps the server's.
-	strip := cache.TransformStripManagedFields()
 	byObject := map[client.Object]cache.ByObject{}
 	for _, o := range []client.Object{
-		&corev1.Namespace{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
-		&corev1.LimitRange{}, &corev1.ConfigMap{}, &corev1.Pod{},
-		&discoveryv1.EndpointSlice{}, &rbacv1.RoleBinding{},
+		&appsv1.Deployment{}, &corev1.Namespace{}, &corev1.Service{}, &corev1.ServiceAccount{}, &corev1.ResourceQuota{},
+		&corev1.LimitRange{}, &corev1.ConfigMap{}, &corev1.Secret{}, &corev1.Pod{},
+		&discoveryv1.EndpointSlice{}, &networkingv1.NetworkPolicy{}, &rbacv1.RoleBinding{},
 	} {
 		byObject[o] = cache.ByObject{Label: managed}
 	}
-	// Pod specs, NetworkPolicy rules and workload certificates' keys are most of what is left,
-	// and only the apply compares them (against the API server's copy). (The map is keyed by
-	// pointer: one entry per kind.)
-	byObject[&appsv1.Deployment{}] = cache.ByObject{Label: managed, Transform: apply.Lean(schema.GroupKind{Group: appsv1.GroupName, Kind: "Deployment"}, strip)}
-	byObject[&networkingv1.NetworkPolicy{}] = cache.ByObject{Label: managed, Transform: apply.Lean(schema.GroupKind{Group: networkingv1.GroupName, Kind: "NetworkPolicy"}, strip)}
-	byObject[&corev1.Secret{}] = cache.ByObject{Label: managed, Transform: apply.Lean(schema.GroupKind{Kind: "Secret"}, strip)}
-	return cache.Options{ByObject: byObject, DefaultTransform: strip}
+	// Server-side apply makes managedFields the largest part of most objects; nothing reads
+	// them from the cache, and an update without them keeps the server's. Pod specs,
+	// NetworkPolicy rules and workload certificates' keys are most of what is left, and only
+	// the apply compares them (against the API server's copy): apply.Lean drops them.
+	return cache.Options{ByObject: byObject, DefaultTransform: apply.Lean(cache.TransformStripManagedFields())}
 }
 
 // SetupWithManager registers every reconciler and index with mgr.

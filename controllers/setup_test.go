@@ -30,7 +30,11 @@ func TestCacheOptionsHaveOneEntryPerKind(t *testing.T) {
 		if _, ok := obj.(*appsv1.Deployment); ok {
 			d := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}}}}}
-			out, err := by.Transform(d)
+			transform := by.Transform
+			if transform == nil {
+				transform = opts.DefaultTransform
+			}
+			out, err := transform(d)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -134,8 +134,9 @@ func (a *Applier) holds(ctx context.Context, gvk schema.GroupVersionKind, live c
 	if live.GetDeletionTimestamp() != nil {
 		return false, nil, nil
 	}
-	key := gvk.String() + "/" + live.GetNamespace() + "/" + live.GetName()
+	key := ""
 	if IsLean(gvk.GroupKind()) {
+		key = gvk.String() + "/" + live.GetNamespace() + "/" + live.GetName()
 		if a.agreed.holds(key, intent, live.GetResourceVersion()) {
 			return true, nil, nil
 		}
@@ -149,7 +150,7 @@ func (a *Applier) holds(ctx context.Context, gvk schema.GroupVersionKind, live c
 		return false, nil, err
 	}
 	same := Contains(current, intent)
-	if same {
+	if same && key != "" {
 		a.agreed.record(key, intent, live.GetResourceVersion())
 	}
 	return same, current, nil

@@ -44,10 +44,9 @@ func WorkloadCertificate(s *corev1.Secret) bool {
 	return s.Type == corev1.SecretTypeTLS && (s.Labels[computev1.LabelWarehouse] != "" || s.Labels[computev1.LabelEndpoint] != "")
 }
 
-// Lean wraps a cache transform of one of the lean kinds so that it also drops what only Apply
-// compares.
-func Lean(gk schema.GroupKind, next cache.TransformFunc) cache.TransformFunc {
-	strip := lean[gk]
+// Lean wraps the cache's transform so that it also drops, from an object of a lean kind, what
+// only Apply compares. It passes every other object through: one transform serves every kind.
+func Lean(next cache.TransformFunc) cache.TransformFunc {
 	return func(obj any) (any, error) {
 		if next != nil {
 			var err error
@@ -55,7 +54,7 @@ func Lean(gk schema.GroupKind, next cache.TransformFunc) cache.TransformFunc {
 				return nil, err
 			}
 		}
-		if strip != nil {
+		for _, strip := range lean {
 			strip(obj)
 		}
 		return obj, nil

@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 )
 
@@ -23,7 +22,7 @@ func TestLeanKeepsWhatControllersRead(t *testing.T) {
 	}
 	want := d.DeepCopy()
 	want.Spec.Template.Spec = corev1.PodSpec{}
-	got, err := Lean(schema.GroupKind{Group: "apps", Kind: "Deployment"}, nil)(d)
+	got, err := Lean(nil)(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +32,7 @@ func TestLeanKeepsWhatControllersRead(t *testing.T) {
 
 	p := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: networkingv1.NetworkPolicySpec{
 		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}}}
-	got, _ = Lean(schema.GroupKind{Group: "networking.k8s.io", Kind: "NetworkPolicy"}, nil)(p)
+	got, _ = Lean(nil)(p)
 	if diff := cmp.Diff(&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p"}}, got); diff != "" {
 		t.Fatalf("lean NetworkPolicy (-want +got):\n%s", diff)
 	}
@@ -42,17 +41,17 @@ func TestLeanKeepsWhatControllersRead(t *testing.T) {
 		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{"tls.crt": []byte("crt"), "tls.key": []byte("key"), "ca.crt": []byte("ca")}}
 	}
-	got, _ = Lean(schema.GroupKind{Kind: "Secret"}, nil)(cert(map[string]string{"compute.serverlessplane.io/endpoint": "churn"}))
+	got, _ = Lean(nil)(cert(map[string]string{"compute.serverlessplane.io/endpoint": "churn"}))
 	if _, kept := got.(*corev1.Secret).Data["tls.key"]; kept || len(got.(*corev1.Secret).Data) != 2 {
 		t.Fatalf("an endpoint's certificate keeps %v, want tls.crt and ca.crt only", got.(*corev1.Secret).Data)
 	}
-	got, _ = Lean(schema.GroupKind{Kind: "Secret"}, nil)(cert(nil))
+	got, _ = Lean(nil)(cert(nil))
 	if _, kept := got.(*corev1.Secret).Data["tls.key"]; !kept {
 		t.Fatal("a Secret that is not a workload's certificate (the CA's, the gateway's) lost its key")
 	}
 
 	s := &corev1.Service{Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.1"}}
-	got, _ = Lean(schema.GroupKind{Kind: "Service"}, nil)(s.DeepCopy())
+	got, _ = Lean(nil)(s.DeepCopy())
 	if diff := cmp.Diff(s, got); diff != "" {
 		t.Fatalf("a kind that is not lean is kept whole (-want +got):\n%s", diff)
 	}
