@@ -113,7 +113,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	if err := (&warehouse.LedgerRepair{
-		Client: mgr.GetClient(), Config: opts.Config, Period: time.Minute, Ledger: ledger,
+		Config: opts.Config, Period: time.Minute, Ledger: ledger,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

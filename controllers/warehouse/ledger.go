@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -175,7 +175,8 @@ func (l *Ledger) update(ctx context.Context, region, key string, decide func(oth
 		if granted <= own {
 			return nil // a release writes the reservation first
 		}
-		return l.writeTotal(ctx, region, total, used+granted-own)
+		_, err = l.putTotal(ctx, region, total, used+granted-own)
+		return err
 	})
 	s.total.Unlock()
 	if err != nil || (granted == own && !damaged) {
@@ -230,34 +231,37 @@ func (l *Ledger) total(ctx context.Context, region string) (*corev1.ConfigMap, i
 	return cm, used, nil
 }
 
-// writeTotal writes the total over cm, guarded by its resourceVersion.
-func (l *Ledger) writeTotal(ctx context.Context, region string, cm *corev1.ConfigMap, dbu int64) error {
-	_, err := l.putTotal(ctx, region, cm, dbu)
-	return err
-}
-
-// putTotal creates the total (cm nil) or updates it, and remembers the write.
+// putTotal creates the total (cm nil) or updates it, guarded by its resourceVersion.
 func (l *Ledger) putTotal(ctx context.Context, region string, cm *corev1.ConfigMap, dbu int64) (*corev1.ConfigMap, error) {
-	key := l.totalKey(region)
 	create := cm == nil
 	if create {
+		key := l.totalKey(region)
 		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
 	}
-	setLabels(cm, totalLabels(region))
 	cm.Data = quota.EncodeTotal(dbu)
+	err := l.put(ctx, cm, totalLabels(region), create)
+	if apierrors.IsAlreadyExists(err) {
+		err = apierrors.NewConflict(corev1.Resource("configmaps"), cm.Name, err)
+	}
+	return cm, err
+}
+
+// put creates or updates a ledger object with its labels, and remembers the write.
+func (l *Ledger) put(ctx context.Context, cm *corev1.ConfigMap, want map[string]string, create bool) error {
+	if cm.Labels == nil {
+		cm.Labels = map[string]string{}
+	}
+	maps.Copy(cm.Labels, want)
 	var err error
 	if create {
 		err = l.Client.Create(ctx, cm)
-		if apierrors.IsAlreadyExists(err) {
-			err = apierrors.NewConflict(corev1.Resource("configmaps"), key.Name, err)
-		}
 	} else {
 		err = l.Client.Update(ctx, cm)
 	}
 	if err == nil {
 		l.remember("rv:" + cm.ResourceVersion)
 	}
-	return cm, err
+	return err
 }
 
 // addToTotal moves the total by delta, re-reading it on conflicts.
@@ -273,7 +277,8 @@ func (l *Ledger) addToTotal(ctx context.Context, region string, delta int64) err
 		if err != nil {
 			return err
 		}
-		return l.writeTotal(ctx, region, cm, max(used+delta, 0))
+		_, err = l.putTotal(ctx, region, cm, max(used+delta, 0))
+		return err
 	})
 }
 
@@ -292,18 +297,8 @@ func (l *Ledger) writeReservation(ctx context.Context, region, key string, cm *c
 		name := l.reservationKey(key)
 		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: name.Namespace, Name: name.Name}}
 	}
-	setLabels(cm, reservationLabels(region))
 	cm.Data = quota.EncodeReservation(key, dbu)
-	var err error
-	if create {
-		err = l.Client.Create(ctx, cm)
-	} else {
-		err = l.Client.Update(ctx, cm)
-	}
-	if err == nil {
-		l.remember("rv:" + cm.ResourceVersion)
-	}
-	return err
+	return l.put(ctx, cm, reservationLabels(region), create)
 }
 
 func (l *Ledger) totalKey(region string) client.ObjectKey {
@@ -311,12 +306,7 @@ func (l *Ledger) totalKey(region string) client.ObjectKey {
 }
 
 func (l *Ledger) reservationKey(key string) client.ObjectKey {
-	return client.ObjectKey{Namespace: l.Namespace, Name: naming.QuotaReservation(splitKey(key))}
-}
-
-func splitKey(key string) (namespace, name string) {
-	namespace, name, _ = strings.Cut(key, "/")
-	return namespace, name
+	return client.ObjectKey{Namespace: l.Namespace, Name: naming.QuotaReservation(quota.Split(key))}
 }
 
 // totalLabels and reservationLabels put the ledger in the operator's cache and tell its parts
@@ -329,18 +319,7 @@ func reservationLabels(region string) map[string]string {
 	return map[string]string{computev1.LabelManagedBy: computev1.ManagedByValue, LabelRegion: region, LabelQuota: LedgerReservation}
 }
 
-func setLabels(cm *corev1.ConfigMap, want map[string]string) {
-	if cm.Labels == nil {
-		cm.Labels = map[string]string{}
-	}
-	maps.Copy(cm.Labels, want)
-}
-
+// hasLabels says whether cm carries every label of want.
 func hasLabels(cm *corev1.ConfigMap, want map[string]string) bool {
-	for k, v := range want {
-		if cm.Labels[k] != v {
-			return false
-		}
-	}
-	return true
+	return labels.SelectorFromSet(want).Matches(labels.Set(cm.Labels))
 }

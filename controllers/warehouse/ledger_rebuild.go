@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -39,26 +40,44 @@ func (l *Ledger) consistent(ctx context.Context, region string) (bool, error) {
 	if !ok || !hasLabels(total, totalLabels(region)) {
 		return false, nil
 	}
-	list := &corev1.ConfigMapList{}
-	if err := l.Client.List(ctx, list, client.InNamespace(l.Namespace), client.MatchingLabels{LabelRegion: region, LabelQuota: LedgerReservation}, client.UnsafeDisableDeepCopy); err != nil {
+	rs, err := reservations(ctx, l.Client, l.Namespace, region, client.UnsafeDisableDeepCopy)
+	if err != nil || len(rs.bad) > 0 || rs.held.Used("") != used {
 		return false, err
-	}
-	held := quota.Ledger{}
-	for _, cm := range list.Items {
-		key, dbu, ok := quota.DecodeReservation(cm.Data)
-		if !ok || cm.Name != naming.QuotaReservation(splitKey(key)) {
-			return false, nil
-		}
-		held[key] = dbu
-	}
-	if held.Used("") != used {
-		return false, nil
 	}
 	live, exists, err := l.observe(ctx, region)
 	if err != nil {
 		return false, err
 	}
-	return maps.Equal(quota.Repair(held, live, func(k string) bool { return exists[k] }), held), nil
+	return maps.Equal(quota.Repair(rs.held, live, exists.Has), rs.held), nil
+}
+
+// regionReservations are a region's reservations as one list read them: what each warehouse
+// holds, their objects, and the objects that do not parse or are not named for their
+// warehouse.
+type regionReservations struct {
+	held    quota.Ledger
+	objects map[string]*corev1.ConfigMap
+	bad     []*corev1.ConfigMap
+}
+
+// reservations lists a region's reservations through reader.
+func reservations(ctx context.Context, reader client.Reader, namespace, region string, opts ...client.ListOption) (regionReservations, error) {
+	list := &corev1.ConfigMapList{}
+	opts = append(opts, client.InNamespace(namespace), client.MatchingLabels{LabelRegion: region, LabelQuota: LedgerReservation})
+	if err := reader.List(ctx, list, opts...); err != nil {
+		return regionReservations{}, err
+	}
+	rs := regionReservations{held: quota.Ledger{}, objects: map[string]*corev1.ConfigMap{}}
+	for i := range list.Items {
+		cm := &list.Items[i]
+		key, dbu, ok := quota.DecodeReservation(cm.Data)
+		if !ok || cm.Name != naming.QuotaReservation(quota.Split(key)) {
+			rs.bad = append(rs.bad, cm)
+			continue
+		}
+		rs.held[key], rs.objects[key] = dbu, cm
+	}
+	return rs, nil
 }
 
 // rebuild rebuilds the region's ledger from its reservations, a total written in the old layout
@@ -76,23 +95,17 @@ func (l *Ledger) rebuild(ctx context.Context, region string) error {
 	if err != nil && !damaged {
 		return err
 	}
-	list := &corev1.ConfigMapList{}
-	if err := l.Reader.List(ctx, list, client.InNamespace(l.Namespace), client.MatchingLabels{LabelRegion: region, LabelQuota: LedgerReservation}); err != nil {
+	rs, err := reservations(ctx, l.Reader, l.Namespace, region)
+	if err != nil {
 		return err
 	}
-	held, objects := quota.Ledger{}, map[string]*corev1.ConfigMap{}
+	held, objects := rs.held, rs.objects
 	var bad []string
-	for i := range list.Items {
-		cm := &list.Items[i]
-		key, dbu, ok := quota.DecodeReservation(cm.Data)
-		if !ok || cm.Name != naming.QuotaReservation(splitKey(key)) {
-			bad = append(bad, cm.Name)
-			if err := l.writeReservation(ctx, region, key, cm, 0); err != nil {
-				return err
-			}
-			continue
+	for _, cm := range rs.bad {
+		bad = append(bad, cm.Name)
+		if err := l.writeReservation(ctx, region, "", cm, 0); err != nil {
+			return err
 		}
-		held[key], objects[key] = dbu, cm
 	}
 	// A ledger of the old layout (one entry per warehouse in the region's ConfigMap) keeps its
 	// reservations across the upgrade.
@@ -108,7 +121,7 @@ func (l *Ledger) rebuild(ctx context.Context, region string) error {
 	if err != nil {
 		return err
 	}
-	repaired := quota.Repair(held, live, func(k string) bool { return exists[k] })
+	repaired := quota.Repair(held, live, exists.Has)
 	sum := repaired.Used("")
 	if len(bad) > 0 || damaged || sum != used || !maps.Equal(held, repaired) {
 		log.FromContext(ctx).Info("repairing the quota ledger", "region", region, "total", used, "totalDamaged", damaged,
@@ -189,15 +202,15 @@ func (l *Ledger) RepairWarehouse(ctx context.Context, namespace, name string) er
 
 // observe returns, from the cache, the DBU/h of the region's live clusters per warehouse and
 // every warehouse that exists (in any region: the keys do not name one).
-func (l *Ledger) observe(ctx context.Context, region string) (quota.Ledger, map[string]bool, error) {
+func (l *Ledger) observe(ctx context.Context, region string) (quota.Ledger, sets.Set[string], error) {
 	// Read-only lists of the cache: no copies of every warehouse and cluster.
 	whs := &computev1.ServerlessWarehouseList{}
 	if err := l.Client.List(ctx, whs, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, nil, err
 	}
-	exists := map[string]bool{}
+	exists := sets.New[string]()
 	for _, w := range whs.Items {
-		exists[quota.Key(w.Namespace, w.Name)] = true
+		exists.Insert(quota.Key(w.Namespace, w.Name))
 	}
 	deps := &appsv1.DeploymentList{}
 	if err := l.Client.List(ctx, deps, client.HasLabels{computev1.LabelWarehouse, LabelClusterSize}, client.UnsafeDisableDeepCopy); err != nil {
@@ -225,14 +238,14 @@ func (l *Ledger) observe(ctx context.Context, region string) (quota.Ledger, map[
 // still count.
 func (l *Ledger) liveOf(ctx context.Context, namespace, name string) (int64, error) {
 	deps := &appsv1.DeploymentList{}
-	if err := l.Client.List(ctx, deps, client.InNamespace(namespace), client.MatchingLabels{computev1.LabelWarehouse: name}, client.HasLabels{LabelClusterSize}); err != nil {
+	if err := l.Client.List(ctx, deps, client.InNamespace(namespace), client.MatchingLabels{computev1.LabelWarehouse: name}, client.HasLabels{LabelClusterSize}, client.UnsafeDisableDeepCopy); err != nil {
 		return 0, err
 	}
 	return dbuOf(l.Config, deps.Items), nil
 }
 
 // Snapshot reads a region's ledger as reader sees it: the total (ok false if it is missing or
-// does not parse) and every reservation that parses. Tests and the restart-safety check
+// does not parse) and every reservation that parses and is named for its warehouse. Tests and the restart-safety check
 // compare it with what runs.
 func Snapshot(ctx context.Context, reader client.Reader, namespace, region string) (total int64, ok bool, held quota.Ledger, err error) {
 	cm := &corev1.ConfigMap{}
@@ -241,15 +254,6 @@ func Snapshot(ctx context.Context, reader client.Reader, namespace, region strin
 		return 0, false, nil, err
 	}
 	total, ok = quota.DecodeTotal(cm.Data)
-	list := &corev1.ConfigMapList{}
-	if err := reader.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{LabelRegion: region, LabelQuota: LedgerReservation}); err != nil {
-		return 0, false, nil, err
-	}
-	held = quota.Ledger{}
-	for _, cm := range list.Items {
-		if key, dbu, ok := quota.DecodeReservation(cm.Data); ok {
-			held[key] = dbu
-		}
-	}
-	return total, ok, held, nil
+	rs, err := reservations(ctx, reader, namespace, region)
+	return total, ok, rs.held, err
 }

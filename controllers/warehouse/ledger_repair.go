@@ -28,7 +28,6 @@ import (
 // ledger is rebuilt (Ledger.Repair). Neither lists the region for a change the operator made
 // itself, so a change costs the same however many warehouses the region has.
 type LedgerRepair struct {
-	Client client.Client
 	Ledger *Ledger
 	Config *configv1.OperatorConfig
 	// Period is how often every region's ledger is rebuilt even when nothing signals a change.

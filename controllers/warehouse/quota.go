@@ -45,18 +45,19 @@ func (q *Quota) Estimate(ctx context.Context, region *configv1.Region, key strin
 }
 
 // Reserve raises key's share for up to n more clusters of cost step next to base, as far as
-// the quota allows but at least atLeast or none, and returns how many it got. A share above
-// what it needs (clusters about to be created) is kept.
-func (q *Quota) Reserve(ctx context.Context, region *configv1.Region, key string, base, step int64, n, atLeast int32) (int32, error) {
-	var granted int32
-	_, err := q.Ledger.Update(ctx, region.Name, key, func(others, own int64) int64 {
-		granted = quota.Fit(region.ServerlessQuotaDBU, others, base, step, n)
+// the quota allows but at least atLeast or none, and returns how many it got and what the
+// region's warehouses hold then. A share above what it needs (clusters about to be created)
+// is kept.
+func (q *Quota) Reserve(ctx context.Context, region *configv1.Region, key string, base, step int64, n, atLeast int32) (granted int32, used int64, err error) {
+	var others int64
+	share, err := q.Ledger.Update(ctx, region.Name, key, func(o, own int64) int64 {
+		others, granted = o, quota.Fit(region.ServerlessQuotaDBU, o, base, step, n)
 		if granted < atLeast {
 			granted = 0
 		}
 		return max(own, base+int64(granted)*step)
 	})
-	return granted, err
+	return granted, others + share, err
 }
 
 // Settle sets key's share to what its clusters cost after the pass, writing nothing when the

@@ -63,7 +63,8 @@ func TestQuota(t *testing.T) {
 			name: "reserve: as many as fit",
 			held: map[string]quota.Ledger{"east": {"other/etl": 24}},
 			do: func(q *Quota) (any, error) {
-				return q.Reserve(context.Background(), east, key, 0, step, 3, 0)
+				granted, _, err := q.Reserve(context.Background(), east, key, 0, step, 3, 0)
+				return granted, err
 			},
 			want: int32(2), wantHeld: map[string]quota.Ledger{"east": {"other/etl": 24, key: 24}}, wantWrites: 1,
 		},
@@ -71,7 +72,8 @@ func TestQuota(t *testing.T) {
 			name: "reserve: all of the minimum or nothing",
 			held: map[string]quota.Ledger{"east": {"other/etl": 24}},
 			do: func(q *Quota) (any, error) {
-				return q.Reserve(context.Background(), east, key, 0, step, 3, 3)
+				granted, _, err := q.Reserve(context.Background(), east, key, 0, step, 3, 3)
+				return granted, err
 			},
 			want: int32(0), wantHeld: map[string]quota.Ledger{"east": {"other/etl": 24}},
 		},
@@ -79,7 +81,8 @@ func TestQuota(t *testing.T) {
 			name: "reserve: a share above what runs (clusters about to be created) is kept",
 			held: map[string]quota.Ledger{"east": {key: 36}},
 			do: func(q *Quota) (any, error) {
-				return q.Reserve(context.Background(), east, key, 12, step, 1, 0)
+				granted, _, err := q.Reserve(context.Background(), east, key, 12, step, 1, 0)
+				return granted, err
 			},
 			want: int32(1), wantHeld: map[string]quota.Ledger{"east": {key: 36}},
 		},

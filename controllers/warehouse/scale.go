@@ -41,17 +41,13 @@ func (r *Reconciler) scale(ctx context.Context, wh *computev1.ServerlessWarehous
 		// A warehouse below its minimum starts with all of it or waits: two warehouses half
 		// started would each hold capacity the other needs.
 		atLeast := min(p.Create, max(wh.Spec.MinClusters-int32(len(deployments)), 0))
-		key := quota.Key(wh.Namespace, wh.Name)
-		granted, err := r.Quota.Reserve(ctx, region, key, dbuOf(r.Config, deployments), size.DBUPerHour, p.Create, atLeast)
+		granted, used, err := r.Quota.Reserve(ctx, region, quota.Key(wh.Namespace, wh.Name), dbuOf(r.Config, deployments), size.DBUPerHour, p.Create, atLeast)
 		if err != nil {
 			return err
 		}
 		if granted < p.Create {
-			obs.quota = &quotaBlock{Region: region.Name, Requested: int64(p.Create) * size.DBUPerHour, Quota: region.ServerlessQuotaDBU,
-				Rolling: hasOutdated(clusters, hash)}
-			if est, err := r.Quota.Estimate(ctx, region, key, 0, size.DBUPerHour, 0); err == nil {
-				obs.quota.Used = est.Used
-			}
+			obs.quota = &quotaBlock{Region: region.Name, Used: used, Requested: int64(p.Create) * size.DBUPerHour,
+				Quota: region.ServerlessQuotaDBU, Rolling: hasOutdated(clusters, hash)}
 		}
 		p.Create = granted
 	}

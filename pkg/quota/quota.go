@@ -18,6 +18,12 @@ type Ledger map[string]int64
 // Key is the ledger key of a warehouse.
 func Key(namespace, name string) string { return namespace + "/" + name }
 
+// Split is the warehouse's namespace and name of a ledger key.
+func Split(key string) (namespace, name string) {
+	namespace, name, _ = strings.Cut(key, "/")
+	return namespace, name
+}
+
 // Used is the DBU/h held by every warehouse but except.
 func (l Ledger) Used(except string) int64 {
 	var total int64
@@ -75,9 +81,9 @@ func EncodeReservation(key string, dbu int64) map[string]string {
 // DecodeReservation reads a warehouse's reservation; ok is false if it does not parse.
 func DecodeReservation(data map[string]string) (key string, dbu int64, ok bool) {
 	key = data[DataWarehouse]
-	ns, name, found := strings.Cut(key, "/")
+	ns, name := Split(key)
 	dbu, err := strconv.ParseInt(data[DataDBU], 10, 64)
-	return key, dbu, found && ns != "" && name != "" && err == nil && dbu >= 0 && len(data) == 2
+	return key, dbu, ns != "" && name != "" && err == nil && dbu >= 0 && len(data) == 2
 }
 
 // Decode reads a ledger of the old layout, one ConfigMap per region with an entry per

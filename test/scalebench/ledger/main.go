@@ -66,10 +66,10 @@ func (c *counter) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // phase is what a run of changes cost.
 type phase struct {
-	changes        int
-	writes, bytes  int64
-	elapsed        time.Duration
-	first, ofTotal int
+	changes       int
+	writes, bytes int64
+	elapsed       time.Duration
+	first         int
 }
 
 func run(ctx context.Context, n, workers, sample int) error {
