@@ -41,7 +41,7 @@ func run() error {
 	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address of Go's pprof endpoints (/debug/pprof/); 0, the default, disables them.")
 	flag.BoolVar(&leaderElection, "leader-elect", false, "Elect a leader so that only one replica reconciles.")
 	flag.IntVar(&workers, "max-concurrent-reconciles", 4, "Warehouses and model endpoints reconciled at once, per controller.")
-	flag.Float64Var(&memoryRatio, "memory-limit-ratio", 0.9, "Share of the container's memory limit the Go runtime's soft memory limit is set to (GOMEMLIMIT, when set, wins); 0 disables it.")
+	flag.Float64Var(&memoryRatio, "memory-limit-ratio", memlimit.DefaultRatio, "Share of the container's memory limit the Go runtime's soft memory limit is set to, and at least 48 MiB below it (GOMEMLIMIT, when set, wins); 0 disables it.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()

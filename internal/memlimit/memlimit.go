@@ -41,6 +41,9 @@ func ContainerLimit(root string) (limit int64, ok bool) {
 	return 0, false
 }
 
+// DefaultRatio is the manager's default --memory-limit-ratio.
+const DefaultRatio = 0.9
+
 // Reserve is the least of a container's limit the soft limit leaves to what the Go runtime does
 // not count: the binary's mapped pages (about 40 MiB of the manager's resident memory) and the
 // kernel's share.

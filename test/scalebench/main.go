@@ -97,7 +97,7 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return fmt.Errorf("-container-limit: %w", err)
 		}
-		goMemLimit = strconv.FormatInt(memlimit.Soft(q.Value(), 0.9), 10)
+		goMemLimit = strconv.FormatInt(memlimit.Soft(q.Value(), memlimit.DefaultRatio), 10)
 	}
 	mgr, err := startManager(ctx, o.manager, dir, env.KubeConfig, cfg, goMemLimit)
 	if err != nil {
