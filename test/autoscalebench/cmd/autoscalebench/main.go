@@ -10,6 +10,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 func main() {
 	seed := flag.Uint64("seed", 1, "seed of the load traces")
 	hours := flag.Int("hours", 6, "length of each trace")
+	seeds := flag.Int("seeds", 5, "how many seeds, from -seed on, the robustness table replays")
 	flag.Parse()
 
 	p := bench.Params{Capacity: 10, Utilization: 0.7, ColdStart: 10 * time.Second, MaxReplicas: 50}
@@ -36,6 +38,10 @@ func main() {
 			hpa:     bench.Run(bench.NewHPA(p), tr, p),
 			kpa:     bench.Run(bench.NewKPA(p), tr, p),
 		})
+	}
+	var robust [][]bench.Against // [seed][trace]
+	for s := *seed; s < *seed+uint64(*seeds); s++ {
+		robust = append(robust, bench.AgainstPeers(p, bench.Traces(s, seconds)))
 	}
 	under := func(r bench.Result) string {
 		return fmt.Sprintf("%.2f%% (%.0f s)", r.Violation*100, r.Violation*float64(seconds))
@@ -82,6 +88,8 @@ func main() {
 	}
 	fmt.Printf(". Replica-seconds against the KPA on the bursty traces: %s.\n", strings.Join(bursty, ", "))
 
+	printSeeds(robust, *seed, seconds)
+
 	fmt.Printf("\n## Every engine\n\n")
 	fmt.Println("| Trace | Engine | Replica-seconds | vs oracle | Under-capacity | vs HPA | vs KPA |")
 	fmt.Println("|---|---|---:|---:|---:|---|---|")
@@ -100,6 +108,44 @@ func main() {
 		fmt.Printf("| %s | oracle | %.0f | 1.00× | 0%% | | |\n", r.ours.Trace, r.ours.OracleReplicaSeconds)
 	}
 	fmt.Print(howToRead)
+}
+
+// printSeeds prints how the defaults fare against the peers on the traces drawn with other
+// seeds, so that a verdict that hangs on one draw of the noise shows as such.
+func printSeeds(robust [][]bench.Against, first uint64, seconds int) {
+	last := first + uint64(len(robust)) - 1
+	fmt.Printf("\n## Other seeds\n\n")
+	fmt.Printf("The same traces drawn with seeds %d to %d, the defaults against the HPA and the KPA of the same draw. "+
+		"Under-capacity is in seconds of the trace.\n\n", first, last)
+	fmt.Println("| Trace | Dominates both | Replica-seconds vs KPA | Under-capacity: ours / HPA / KPA |")
+	fmt.Println("|---|---|---|---|")
+	runs, dominates, dominated := 0, 0, 0
+	for t := range robust[0] {
+		n := 0
+		var not, costs, unders []string
+		for s, draw := range robust {
+			a := draw[t]
+			runs++
+			if a.Dominates() {
+				n++
+			} else {
+				not = append(not, fmt.Sprint(first+uint64(s)))
+			}
+			if a.DominatedBy() != "" {
+				dominated++
+			}
+			costs = append(costs, fmt.Sprintf("%+.1f%%", (a.Ours.ReplicaSeconds/a.KPA.ReplicaSeconds-1)*100))
+			sec := func(r bench.Result) float64 { return math.Round(r.Violation * float64(seconds)) }
+			unders = append(unders, fmt.Sprintf("%.0f / %.0f / %.0f", sec(a.Ours), sec(a.HPA), sec(a.KPA)))
+		}
+		dominates += n
+		verdict := fmt.Sprintf("%d of %d", n, len(robust))
+		if len(not) > 0 {
+			verdict += " (not seed " + strings.Join(not, ", ") + ")"
+		}
+		fmt.Printf("| %s | %s | %s | %s |\n", robust[0][t].Ours.Trace, verdict, strings.Join(costs, ", "), strings.Join(unders, "; "))
+	}
+	fmt.Printf("\nOf the %d runs, the defaults dominate both peers in %d and are dominated by a peer in %d.\n", runs, dominates, dominated)
 }
 
 const howToRead = `
@@ -167,7 +213,24 @@ const howToRead = `
   only a fraction of a request of margin to ask for a 23rd. Without that margin the spike
   trace would be 20.7% below the KPA, but the engine would be under capacity 4 s longer than
   the KPA on diurnal and 22 s longer on slow ramp, where the peak of the past minute lags the
-  climb, and 3 s longer than the HPA on on/off. The oracle itself is only 17.8% below the KPA.
+  climb, and 3 s longer than the HPA on on/off. The oracle itself is only 17.8% below the KPA:
+  20% below the KPA is cheaper than a schedule that knows the future, which an engine that does
+  not can reach only by paying each burst's cold start in under-capacity, as this one does. On
+  the five seeds of the robustness table it lands between -19.8% and -20.1%: the burst's
+  ceiling is 220, exactly 22 replicas, and the peak plus the margin (an estimate of that
+  ceiling from the level's highest samples) falls above it about as often as below.
+- **Other seeds** shows which verdicts hang on the draw of the noise. On diurnal (seed 2) and
+  slow ramp (seeds 2 and 3) the defaults are under capacity 2 or 3 s longer than the KPA in 6
+  hours, at 16% and 21% fewer replica-seconds: one or two seconds at the top of the climb, in
+  the seconds between samples, go above the highest sample plus its margin (at seed 2, 111
+  requests where 60 s of samples peaked at 109 with 0.8 of margin). The KPA's 30% headroom
+  never meets such a second. A margin wide enough to cover them on every draw asks for a 23rd
+  replica through most of every spike. Three other changes were measured on the five seeds and
+  left out: a trend fitted over 10 or 15 stable windows mends diurnal at seed 2 and slow ramp
+  at seed 3 but loses diurnal at seed 5; the level's peak over five stable windows changes no
+  verdict and costs about half a point on noisy steady; the highest in-flight since the last read (a
+  signal the gateway could add) in place of the sample mends diurnal on every seed, keeps the
+  slow ramp miss at seed 2, and costs 0.7 points on spike.
 
 Run it with ` + "`" + `make bench-autoscaler` + "`" + ` (it builds the upstream HPA and KPA packages in their own Go
 module under ` + "`" + `test/autoscalebench` + "`" + `, so their dependencies stay out of the operator's).
