@@ -66,6 +66,9 @@ type PrivateEndpointRule struct {
 
 	// addresses are the IP addresses or CIDRs of the resource (IPv4 or IPv6), for example
 	// 10.20.0.15 or 10.20.0.0/24. Single addresses become the endpoints of the rule's Service.
+	// An address in one of the operator's protected ranges (controlPlane.protectedCIDRs: the
+	// cluster's own networks) is never reachable: it is left out of the Service and named in
+	// the rule's status, and a rule whose every address is protected is Rejected.
 	// +required
 	// +listType=set
 	// +kubebuilder:validation:MinItems=1

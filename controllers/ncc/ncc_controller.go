@@ -104,7 +104,7 @@ func (r *Reconciler) reconcile(ctx context.Context, n *computev1.NetworkConnecti
 	}
 	for i := range n.Spec.PrivateEndpointRules {
 		rule := &n.Spec.PrivateEndpointRules[i]
-		obs.checks[rule.Name] = checkRule(n.Spec.Region, rule)
+		obs.checks[rule.Name] = checkRule(n.Spec.Region, rule, r.Config.ControlPlane.ProtectedCIDRs)
 	}
 	keep := sets.New[client.ObjectKey]()
 	if region != nil {

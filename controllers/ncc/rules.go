@@ -34,15 +34,32 @@ type ruleCheck struct {
 	note        string // something the user should know about a valid rule
 }
 
-// checkRule validates a rule against what admission cannot know: the NCC's region and how the
-// resource type is reached.
-func checkRule(nccRegion string, rule *computev1.PrivateEndpointRule) ruleCheck {
+// checkRule validates a rule against what admission cannot know: the NCC's region, how the
+// resource type is reached and the operator's protected ranges (controlPlane.protectedCIDRs:
+// the pod and service networks, node addresses), which no workspace may reach. Admission
+// refuses link-local and loopback addresses; an address in a protected range is left out of
+// the rule's Service and named, and a rule whose every address is protected is rejected.
+func checkRule(nccRegion string, rule *computev1.PrivateEndpointRule, protected []string) ruleCheck {
 	if rule.ResourceType == computev1.ResourceDynamoDB {
 		return ruleCheck{rejected: "DynamoDB is not supported by NCC private endpoint rules: it is reached through the region's " +
 			"gateway endpoint, which every workspace may always use; remove this rule"}
 	}
+	var guarded []string
+	for i, a := range rule.Addresses {
+		if g, ok := netpolicy.Protected(string(a), protected); ok {
+			guarded = append(guarded, fmt.Sprintf("addresses[%d] %s is in %s", i, a, g))
+		}
+	}
+	if len(guarded) > 0 && len(guarded) == len(rule.Addresses) {
+		return ruleCheck{rejected: fmt.Sprintf("every address is in a protected range of the operator's controlPlane.protectedCIDRs, "+
+			"which no workspace may reach (%s); name the resource's own private address", strings.Join(guarded, ", "))}
+	}
 	var c ruleCheck
 	var notes []string
+	if len(guarded) > 0 {
+		notes = append(notes, fmt.Sprintf("%s, a protected range of the operator's controlPlane.protectedCIDRs: not reachable and not behind Service %s; remove it",
+			strings.Join(guarded, ", "), naming.PrivateEndpointService(rule.Name)))
+	}
 	if rule.ResourceRegion != "" && rule.ResourceRegion != nccRegion {
 		c.crossRegion = true
 		notes = append(notes, fmt.Sprintf("CrossRegion: the resource is in %s and the NCC in %s, so traffic incurs cross-region data-transfer charges; "+
@@ -50,6 +67,9 @@ func checkRule(nccRegion string, rule *computev1.PrivateEndpointRule) ruleCheck 
 	}
 	var ranges []string
 	for _, a := range rule.Addresses {
+		if _, guarded := netpolicy.Protected(string(a), protected); guarded {
+			continue
+		}
 		if p, err := configv1.ParsePrefix(string(a)); err == nil && !p.IsSingleIP() {
 			ranges = append(ranges, p.String())
 		}
@@ -70,8 +90,8 @@ type materialized struct {
 }
 
 // materialize compiles a valid rule into a workspace namespace: a selectorless Service with
-// EndpointSlices of its single addresses, and an egress allowance for exactly its addresses
-// and ports.
+// EndpointSlices of its single addresses outside the protected ranges, and an egress allowance
+// for exactly its addresses and ports, protected ranges cut out.
 func materialize(nccName, workspace string, rule *computev1.PrivateEndpointRule, protected []string) materialized {
 	labels := func() map[string]string {
 		return map[string]string{computev1.LabelNCC: nccName, computev1.LabelWorkspace: workspace}
@@ -100,7 +120,7 @@ func materialize(nccName, workspace string, rule *computev1.PrivateEndpointRule,
 	byFamily := map[discoveryv1.AddressType][]string{}
 	for _, a := range rule.Addresses {
 		p, err := configv1.ParsePrefix(string(a))
-		if err != nil || !p.IsSingleIP() {
+		if _, guarded := netpolicy.Protected(string(a), protected); err != nil || !p.IsSingleIP() || guarded {
 			continue
 		}
 		family := discoveryv1.AddressTypeIPv4

@@ -19,6 +19,7 @@ func TestCheckRule(t *testing.T) {
 		"gateway endpoint, which every workspace may always use; remove this rule"
 	cross := "CrossRegion: the resource is in eu-west-1 and the NCC in us-east-1, so traffic incurs cross-region data-transfer charges; " +
 		"keep resources in the workspace's region to avoid them"
+	protected := []string{"10.96.0.0/12", "172.20.0.0/16"}
 	tests := []struct {
 		name string
 		rule computev1.PrivateEndpointRule
@@ -43,10 +44,21 @@ func TestCheckRule(t *testing.T) {
 		{name: "both notes are joined",
 			rule: computev1.PrivateEndpointRule{Name: "lake", ResourceType: computev1.ResourceS3, ResourceRegion: "eu-west-1", Addresses: []computev1.IPOrCIDR{"10.0.0.0/24"}},
 			want: ruleCheck{crossRegion: true, note: cross + "; 10.0.0.0/24 reachable by egress but not behind Service pe-lake, which lists single addresses only"}},
+		{name: "an address in a protected range is named, and a range inside one is not called reachable",
+			rule: computev1.PrivateEndpointRule{Name: "db", ResourceType: computev1.ResourceRDS, Addresses: []computev1.IPOrCIDR{"10.0.0.1", "172.20.0.5", "10.96.4.0/24"}},
+			want: ruleCheck{note: "addresses[1] 172.20.0.5 is in 172.20.0.0/16, addresses[2] 10.96.4.0/24 is in 10.96.0.0/12, " +
+				"a protected range of the operator's controlPlane.protectedCIDRs: not reachable and not behind Service pe-db; remove it"}},
+		{name: "a range around a protected range is reachable outside it",
+			rule: computev1.PrivateEndpointRule{Name: "vpc", ResourceType: computev1.ResourceGeneric, Addresses: []computev1.IPOrCIDR{"10.0.0.0/8"}},
+			want: ruleCheck{note: "10.0.0.0/8 reachable by egress but not behind Service pe-vpc, which lists single addresses only"}},
+		{name: "a rule whose every address is protected is rejected",
+			rule: computev1.PrivateEndpointRule{Name: "svc", ResourceType: computev1.ResourceGeneric, ResourceRegion: "eu-west-1", Addresses: []computev1.IPOrCIDR{"10.96.0.10", "172.20.1.0/24"}},
+			want: ruleCheck{rejected: "every address is in a protected range of the operator's controlPlane.protectedCIDRs, which no workspace may reach " +
+				"(addresses[0] 10.96.0.10 is in 10.96.0.0/12, addresses[1] 172.20.1.0/24 is in 172.20.0.0/16); name the resource's own private address"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, checkRule("us-east-1", &tc.rule), cmp.AllowUnexported(ruleCheck{})); diff != "" {
+			if diff := cmp.Diff(tc.want, checkRule("us-east-1", &tc.rule, protected), cmp.AllowUnexported(ruleCheck{})); diff != "" {
 				t.Errorf("checkRule (-want +got):\n%s", diff)
 			}
 		})
@@ -165,17 +177,13 @@ func TestMaterialize(t *testing.T) {
 			},
 		},
 		{
-			name: "a protected range is cut out of the allowance and a protected address is not allowed",
+			name: "a protected range is cut out of the allowance and a protected address is neither allowed nor behind the Service",
 			rule: computev1.PrivateEndpointRule{Name: "db", ResourceType: computev1.ResourceGeneric, Ports: tcp,
 				Addresses: []computev1.IPOrCIDR{"10.0.0.0/8", "172.20.0.5"}},
 			protected: []string{"10.96.0.0/12", "172.20.0.0/16"},
 			want: got{
-				Service: service(pgServicePorts, nil),
-				// The Service still lists the address: the policy is what keeps pods away from it.
-				Slices: []*discoveryv1.EndpointSlice{{
-					ObjectMeta:  metav1.ObjectMeta{Name: "pe-db-ipv4", Namespace: "team", Labels: sliceLabels},
-					AddressType: discoveryv1.AddressTypeIPv4, Ports: pgSlicePorts, Endpoints: endpoints("172.20.0.5"),
-				}},
+				// The protected address is not behind the Service either.
+				Service:    service(pgServicePorts, nil),
 				PolicyName: "sp-pe-db", PolicyLabels: labels(),
 				PolicyEgress: []egress{{CIDRs: []string{"10.0.0.0/8"}, Except: [][]string{{"10.96.0.0/12"}}, Ports: []string{"TCP/5432"}}},
 			},

@@ -219,12 +219,7 @@ func storageCIDRs(r *configv1.Region) []string {
 // every protected range inside a block cut out of it, and a block that lies inside a protected
 // range dropped. What does not parse is dropped: fail closed.
 func ipBlocks(addrs, protected []string) []networkingv1.NetworkPolicyPeer {
-	var guard []netip.Prefix
-	for _, c := range protected {
-		if p, err := configv1.ParsePrefix(c); err == nil {
-			guard = append(guard, p.Masked())
-		}
-	}
+	guard := guards(protected)
 	out := make([]networkingv1.NetworkPolicyPeer, 0, len(addrs))
 	for _, a := range addrs {
 		p, err := configv1.ParsePrefix(a)
@@ -232,21 +227,50 @@ func ipBlocks(addrs, protected []string) []networkingv1.NetworkPolicyPeer {
 			continue
 		}
 		p = p.Masked()
+		if _, inside := within(p, guard); inside {
+			continue
+		}
 		block := &networkingv1.IPBlock{CIDR: p.String()}
-		inside := false
 		for _, g := range guard {
-			switch {
-			case g.Bits() <= p.Bits() && g.Contains(p.Addr()):
-				inside = true
-			case p.Bits() < g.Bits() && p.Contains(g.Addr()):
+			if p.Bits() < g.Bits() && p.Contains(g.Addr()) {
 				block.Except = append(block.Except, g.String())
 			}
 		}
-		if !inside {
-			out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: block})
+		out = append(out, networkingv1.NetworkPolicyPeer{IPBlock: block})
+	}
+	return out
+}
+
+// Protected returns the protected range that holds all of addr, an address or a CIDR: no
+// egress policy the operator writes ever reaches it. A protected range that does not parse
+// is ignored, as ipBlocks ignores it.
+func Protected(addr string, protected []string) (string, bool) {
+	p, err := configv1.ParsePrefix(addr)
+	if err != nil {
+		return "", false
+	}
+	g, ok := within(p.Masked(), guards(protected))
+	return g.String(), ok
+}
+
+func guards(protected []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range protected {
+		if p, err := configv1.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
 		}
 	}
 	return out
+}
+
+// within returns the guard that holds all of p.
+func within(p netip.Prefix, guard []netip.Prefix) (netip.Prefix, bool) {
+	for _, g := range guard {
+		if g.Bits() <= p.Bits() && g.Contains(p.Addr()) {
+			return g, true
+		}
+	}
+	return netip.Prefix{}, false
 }
 
 func ports(ps []computev1.NetworkPort) []networkingv1.NetworkPolicyPort {

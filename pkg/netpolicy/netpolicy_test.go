@@ -181,3 +181,27 @@ func TestEgressNeverOpensProtectedDestinations(t *testing.T) {
 		}
 	})
 }
+
+func TestProtected(t *testing.T) {
+	protected := []string{"10.96.0.0/12", "fd00:10::/64", "not-a-cidr"}
+	tests := []struct {
+		addr, want string
+		ok         bool
+	}{
+		{addr: "10.96.0.1", want: "10.96.0.0/12", ok: true},
+		{addr: "10.100.4.0/24", want: "10.96.0.0/12", ok: true},
+		{addr: "10.96.0.0/12", want: "10.96.0.0/12", ok: true},
+		{addr: "fd00:10::5", want: "fd00:10::/64", ok: true},
+		// A range around a protected range is reachable outside it: ipBlocks cuts the range out.
+		{addr: "10.0.0.0/8"},
+		{addr: "10.112.0.1"},
+		{addr: "fd00:11::5"},
+		{addr: "garbage"},
+	}
+	for _, tc := range tests {
+		got, ok := Protected(tc.addr, protected)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("Protected(%q) = %q, %v; want %q, %v", tc.addr, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -179,6 +179,36 @@ var _ = Describe("NetworkConnectivityConfig", func() {
 		}).Should(BeTrue(), "nothing is materialized for the rejected rule")
 	})
 
+	It("keeps a protected address out of a rule's Service and rejects a rule that names only protected addresses", func(ctx SpecContext) {
+		n := b.NCC(framework.Name("guard")).
+			Rule("mixed", computev1.ResourceRDS, []string{"10.40.0.6", "10.96.0.10"}, 5432).
+			Rule("kube-api", computev1.ResourceGeneric, []string{"10.96.0.1"}, 443).
+			Obj()
+		Expect(k8s.Create(ctx, n)).To(Succeed())
+		ws := b.Workspace(framework.Name("guard")).NCC(n.Name).Obj()
+		Expect(k8s.Create(ctx, ws)).To(Succeed())
+
+		cond := expectCondition(n, computev1.ConditionStalled, metav1.ConditionTrue, ncc.ReasonRulesRejected)
+		Expect(cond.Message).To(ContainSubstring("kube-api"))
+		Eventually(func(g Gomega) {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(n), n)).To(Succeed())
+			g.Expect(n.Status.Rules).To(ConsistOf(
+				And(HaveField("Name", "mixed"), HaveField("ConnectionState", computev1.ConnectionEstablished),
+					HaveField("Message", ContainSubstring("addresses[1] 10.96.0.10 is in "+protectedServiceCIDR))),
+				And(HaveField("Name", "kube-api"), HaveField("ConnectionState", computev1.ConnectionRejected),
+					HaveField("Message", ContainSubstring("controlPlane.protectedCIDRs"))),
+			))
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			slices := &discoveryv1.EndpointSliceList{}
+			g.Expect(k8s.List(ctx, slices, client.InNamespace(ws.Name), client.MatchingLabels{discoveryv1.LabelServiceName: naming.PrivateEndpointService("mixed")})).To(Succeed())
+			g.Expect(slices.Items).To(ConsistOf(HaveField("Endpoints", ConsistOf(HaveField("Addresses", ConsistOf("10.40.0.6"))))))
+		}).Should(Succeed(), "the Service lists the reachable address only")
+		Consistently(func() bool {
+			return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Namespace: ws.Name, Name: naming.PrivateEndpointService("kube-api")}, &corev1.Service{}))
+		}).Should(BeTrue(), "nothing is materialized for the rejected rule")
+	})
+
 	It("refuses to bind a workspace of another region or a missing NCC, keeping baseline egress", func(ctx SpecContext) {
 		missing := b.Workspace(framework.Name("nonccc")).NCC(framework.Name("absent")).Obj()
 		Expect(k8s.Create(ctx, missing)).To(Succeed())

@@ -30,6 +30,9 @@ var (
 // clock see a decision promptly.
 const syncPeriod = 200 * time.Millisecond
 
+// protectedServiceCIDR stands for the cluster's Service network in the operator's protected ranges.
+const protectedServiceCIDR = "10.96.0.0/12"
+
 // Regions of the quota specs.
 const (
 	quotaRegion  = "quota-test-1"
@@ -58,6 +61,8 @@ var _ = BeforeSuite(func() {
 		cfg.Regions = append(cfg.Regions, configv1.Region{Name: r, Serverless: true, ServerlessQuotaDBU: 24,
 			StableEgressCIDRs: []string{"198.51.100.96/28"}})
 	}
+	// The cluster's Service network is protected, as docs/configuration.md asks of a real install.
+	cfg.ControlPlane.ProtectedCIDRs = append(cfg.ControlPlane.ProtectedCIDRs, protectedServiceCIDR)
 	gatewayCRDs, err := framework.GatewayAPICRDs()
 	Expect(err).NotTo(HaveOccurred())
 	env, err = framework.Start(framework.Options{
