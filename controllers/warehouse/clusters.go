@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,7 +97,7 @@ func podTemplate(wh *computev1.ServerlessWarehouse, cfg *configv1.OperatorConfig
 		corev1.EnvVar{Name: "SERVERLESSPLANE_MEMORY_LIMIT_BYTES", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
 			ContainerName: ContainerName, Resource: "limits.memory"}}},
 		corev1.EnvVar{Name: "SERVERLESSPLANE_THREADS", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
-			ContainerName: ContainerName, Resource: "limits.cpu"}}})
+			ContainerName: ContainerName, Resource: threadsFrom(size.WorkerResources)}}})
 	mounts := []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}, {Name: "tls", MountPath: certDir, ReadOnly: true}}
 	volumes := []corev1.Volume{
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(cfg.Warehouses.TmpSizeLimit.DeepCopy())}}},
@@ -132,7 +133,7 @@ func podTemplate(wh *computev1.ServerlessWarehouse, cfg *configv1.OperatorConfig
 			AutomountServiceAccountToken: ptr.To(false),
 			EnableServiceLinks:           ptr.To(false),
 			SecurityContext:              podsecurity.Pod(),
-			Tolerations:                  spot.Tolerations,
+			Tolerations:                  slices.Clone(spot.Tolerations),
 			Affinity:                     affinity,
 			Containers: []corev1.Container{{
 				Name: ContainerName, Image: e.Image, Args: e.Args, Env: env,
@@ -151,6 +152,18 @@ func podTemplate(wh *computev1.ServerlessWarehouse, cfg *configv1.OperatorConfig
 			Volumes: volumes,
 		},
 	}
+}
+
+// threadsFrom is the resource a cluster's DuckDB threads are sized by: the CPU limit, or,
+// without one, the CPU request, since the downward API gives the node's cores for a limit that
+// is not set and every cluster on a large node would run a thread per node core.
+func threadsFrom(r corev1.ResourceRequirements) string {
+	if _, limited := r.Limits[corev1.ResourceCPU]; !limited {
+		if _, requested := r.Requests[corev1.ResourceCPU]; requested {
+			return "requests.cpu"
+		}
+	}
+	return "limits.cpu"
 }
 
 // templateHash is a short, stable hash of the cluster template and its worker count.

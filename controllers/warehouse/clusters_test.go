@@ -70,7 +70,8 @@ func salesTemplate(cfg *configv1.OperatorConfig) corev1.PodTemplateSpec {
 					{Name: "SERVERLESSPLANE_CHANNEL", Value: "Current"},
 					{Name: "SERVERLESSPLANE_TPCH_SCALE", Value: "0.01"},
 					{Name: "SERVERLESSPLANE_MEMORY_LIMIT_BYTES", ValueFrom: limit("limits.memory")},
-					{Name: "SERVERLESSPLANE_THREADS", ValueFrom: limit("limits.cpu")},
+					// Small has no CPU limit: the downward API would give the node's cores.
+					{Name: "SERVERLESSPLANE_THREADS", ValueFrom: limit("requests.cpu")},
 				},
 				// The names are the ones the warehouse NetworkPolicy and Service refer to.
 				Ports: []corev1.ContainerPort{
@@ -178,7 +179,7 @@ func TestPodTemplate(t *testing.T) {
 			},
 		},
 		{
-			name:      "a Medium warehouse gets Medium's workers and worker resources",
+			name:      "a Medium warehouse gets Medium's workers and worker resources, and threads by its CPU limit",
 			size:      "Medium",
 			warehouse: func(wh *computev1.ServerlessWarehouse) { wh.Spec.ClusterSize = computev1.ClusterSizeMedium },
 			config: func(cfg *configv1.OperatorConfig) {
@@ -191,6 +192,11 @@ func TestPodTemplate(t *testing.T) {
 			want: func(t *testing.T, tmpl *corev1.PodTemplateSpec) {
 				setEnv(t, tmpl, "SERVERLESSPLANE_CLUSTER_SIZE", "Medium")
 				setEnv(t, tmpl, "SERVERLESSPLANE_WORKERS", "8")
+				for i, e := range tmpl.Spec.Containers[0].Env {
+					if e.Name == "SERVERLESSPLANE_THREADS" {
+						tmpl.Spec.Containers[0].Env[i].ValueFrom.ResourceFieldRef.Resource = "limits.cpu"
+					}
+				}
 				tmpl.Spec.Containers[0].Resources = corev1.ResourceRequirements{
 					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi")},
 					Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi")},
