@@ -35,11 +35,18 @@
 //     in a 60s window), the average gets the utilization target's headroom instead, which
 //     makes a slow tick size like the KPA;
 //  2. "for its rise of": when the least-squares line through the current level's samples of
-//     the last five stable windows (one at least) rises by more than three standard errors
+//     the last ten stable windows (one at least) rises by more than three standard errors
 //     (from the observed noise), the peak also gets that rise over the next stable window: a
 //     replica must be started before a climbing load reaches it, and the peak of the past
 //     minute lags a climb. A level that does not climb shows such a slope by chance too
-//     rarely to cost more than a replica now and then;
+//     rarely to cost more than a replica now and then. "carried along its rise" (or "fall"):
+//     while the line rises or falls by more than three standard errors, each of the level's
+//     samples of those ten windows is carried along it to now, and the highest, plus the
+//     rise of the next window, is sized for when it is above the peak plus the margin: the
+//     samples of one window may all sit low in the noise of a load that drifts, and the
+//     level's earlier highs say where its top is now. Ten windows, not fewer, because the
+//     slope's standard error shrinks with the span to the power 1.5: a climb of a tenth of the
+//     noise a minute shows over ten minutes, not over five;
 //  3. "held at": a scale-down waits until the peak fits the smaller count with twice the
 //     margin (twice 0.3 of the noise at least), so that a slightly lower estimate does not
 //     remove a replica the next rise needs; it holds only a count the peak rule asked for in
@@ -148,7 +155,7 @@ type State struct {
 	// Noise is the load's last observed noise, as a share of its level (SizingObserved).
 	Noise float64
 	// History is the samples of the last trendWindows stable windows, from which SizingObserved
-	// finds where the current level began and whether it rises.
+	// finds where the current level began, whether it rises or falls, and its earlier highs.
 	History []Sample
 	// PeakNeeds are the counts the peak rule of SizingObserved asked for in the stable window:
 	// the hysteresis holds only those.

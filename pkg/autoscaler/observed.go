@@ -34,9 +34,11 @@ const (
 	// seconds between samples is taken from: the mean gap between them.
 	gapSamples = 6
 	// trendWindows is how many stable windows of the current level's samples the trend is
-	// fitted to (one at least), and trendZ how many standard errors its rise must exceed to
-	// count.
-	trendWindows = 5
+	// fitted to (one at least), and trendZ how many standard errors its rise or fall must
+	// exceed to count. Ten minutes is long enough for a climb of a fraction of the noise a
+	// minute to stand out (the standard error shrinks with the span to the power 1.5), and
+	// short enough for a line to follow a daily curve.
+	trendWindows = 10
 	trendZ       = 3
 	// dropShare is how far the load must fall, as a share of the stable window's peak, for the
 	// samples from before the fall to be forgotten.
@@ -129,6 +131,11 @@ func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, st
 // fraction of a request for a load that keeps reaching the same ceiling, more for a few
 // samples or a load that still climbs. Until the level has that many samples in the window,
 // the margin is peakMargin of the observed noise.
+//
+// While the level trends (rises or falls by more than trendZ standard errors), its samples of
+// the trend window are carried along the trend to now, and the highest of them, plus the
+// rise, is sized for when it is above the peak plus the margin: a window's samples may all
+// sit low in the noise, and the level's earlier samples say where its top is now.
 func (s *State) peakNeed(p Policy, now time.Time, peak float64) (float64, string) {
 	level := s.History[levelStart(s.History, s.Noise):]
 	var recent []float64
@@ -143,10 +150,31 @@ func (s *State) peakNeed(p Policy, now time.Time, peak float64) (float64, string
 		margin = (top[gapSamples-1] - top[0]) / (gapSamples - 1)
 		why = fmt.Sprintf("+%.1f for the gaps between its %d highest samples", margin, gapSamples)
 	}
-	if slope, ok := rising(level, s.Noise, p.StableWindow); ok {
-		lead := slope * p.StableWindow.Seconds()
+	slope, trending := trend(level, s.Noise, p.StableWindow)
+	if !trending {
+		return peak + margin, why
+	}
+	lead := 0.0
+	if slope > 0 {
+		lead = slope * p.StableWindow.Seconds()
 		margin += lead
 		why += fmt.Sprintf(", +%.1f for its rise of %.3f/s over the next %s", lead, slope, p.StableWindow)
+	}
+	// The highest sample of the level once carried along the trend to now.
+	carried, from := 0.0, level[0]
+	for _, x := range level {
+		if c := x.Load + slope*now.Sub(x.Time).Seconds(); c > carried {
+			carried, from = c, x
+		}
+	}
+	if carried+lead > peak+margin {
+		direction, plus := "rise", fmt.Sprintf(" +%.1f", lead)
+		if slope < 0 {
+			direction, plus = "fall", ""
+		}
+		margin = carried + lead - peak
+		why += fmt.Sprintf(", or %.0f of %s ago carried along its %s of %.3f/s to %.1f%s",
+			from.Load, now.Sub(from.Time).Round(time.Second), direction, math.Abs(slope), carried, plus)
 	}
 	return peak + margin, why
 }
@@ -168,11 +196,11 @@ func levelStart(samples []Sample, noise float64) int {
 	return start
 }
 
-// rising is the slope, per second, of the least-squares line through samples that span at
-// least minSpan, when it is more than trendZ standard errors above zero. The standard error
-// comes from the observed noise, as a share of the samples' mean: a slope a noisy level shows
-// by chance does not count.
-func rising(samples []Sample, noise float64, minSpan time.Duration) (float64, bool) {
+// trend is the slope, per second, of the least-squares line through samples that span at
+// least minSpan, when it is more than trendZ standard errors above or below zero. The
+// standard error comes from the observed noise, as a share of the samples' mean: a slope a
+// noisy level shows by chance does not count.
+func trend(samples []Sample, noise float64, minSpan time.Duration) (float64, bool) {
 	if noise == 0 || len(samples) < 2 || samples[len(samples)-1].Time.Sub(samples[0].Time) < minSpan {
 		return 0, false
 	}
@@ -193,7 +221,7 @@ func rising(samples []Sample, noise float64, minSpan time.Duration) (float64, bo
 		return 0, false
 	}
 	slope, stderr := sxy/sxx, noise*meanY/math.Sqrt(sxx)
-	return slope, slope > trendZ*stderr
+	return slope, math.Abs(slope) > trendZ*stderr
 }
 
 // dropWindow is how long a drop must last: half the panic window.

@@ -40,6 +40,13 @@ func ramp(start, slope, noise float64, n int) []float64 {
 	return out
 }
 
+// spike is loads with the sample at i set to v.
+func spike(loads []float64, i int, v float64) []float64 {
+	out := slices.Clone(loads)
+	out[i] = v
+	return out
+}
+
 // alternate is n one-second samples alternating between a and b, a first.
 func alternate(a, b float64, n int) []float64 {
 	out := make([]float64, n)
@@ -114,6 +121,23 @@ func TestDecideObserved(t *testing.T) {
 			// 111.2 needs 12 replicas, where the peak alone would keep 9.
 			name: "a load rising beyond its noise is sized for the peak it reaches over the next stable window", policy: observed(), lastActive: t0,
 			steps: []step{{at: 120 * sec, loads: ramp(20, 0.5, 1, 120), current: 10, want: 12, reason: "+30.0 for its rise of 0.500/s over the next 1m0s"}},
+		},
+		{
+			// 100 + 0.006/s with ±2 of noise (5.1%) for ten minutes: over the last five minutes
+			// the rise is within three standard errors (0.010/s), over ten it is not (0.0036/s).
+			// The window's peak, 105.6 plus its gap and the rise of the next minute, fits 11;
+			// the 108 of eight minutes ago, carried along the rise to now, is at 110.8, and
+			// with the rise of the next minute needs 12.
+			name: "a slowly climbing level is sized for its earlier highs carried along its rise", policy: observed(), lastActive: t0,
+			steps: []step{{at: 599 * sec, loads: spike(ramp(100, 0.006, 2, 600), 120, 108), current: 11, want: 12,
+				reason: "or 108 of 7m59s ago carried along its rise of 0.006/s to 110.8 +0.4"}},
+		},
+		{
+			// 160 - 0.05/s with ±2 of noise: the window's samples peak at 134.9, 14 replicas; the
+			// 146 of two minutes ago, carried along the fall, is at 140.1 now and needs 15.
+			name: "a falling level is sized for its earlier highs carried along its fall", policy: observed(), lastActive: t0,
+			steps: []step{{at: 599 * sec, loads: spike(ramp(160, -0.05, 2, 600), 480, 146), current: 15, want: 15,
+				reason: "or 146 of 1m59s ago carried along its fall of 0.050/s to 140.1"}},
 		},
 		{
 			name: "a start from zero uses the utilization target, as does a load without observed noise", policy: toZero, lastActive: t0,
@@ -248,10 +272,10 @@ func TestLevelStart(t *testing.T) {
 	}
 }
 
-func TestRising(t *testing.T) {
+func TestTrend(t *testing.T) {
 	type result struct {
-		Slope  float64
-		Rising bool
+		Slope    float64
+		Trending bool
 	}
 	tests := []struct {
 		name    string
@@ -260,6 +284,7 @@ func TestRising(t *testing.T) {
 		want    result
 	}{
 		{"a ramp rises at its slope", seconds(ramp(20, 0.5, 0, 60)...), 0.05, result{0.5, true}},
+		{"a falling ramp falls at its slope", seconds(ramp(50, -0.5, 0, 60)...), 0.05, result{-0.5, true}},
 		{"a flat noisy level does not rise", seconds(alternate(38, 42, 60)...), 0.1, result{0.0033, false}},
 		// Three standard errors of the slope of 60 samples with 15% of noise at 21 are 0.07/s.
 		{"a slope the noise could show by chance does not count", seconds(ramp(20, 0.05, 0, 60)...), 0.15, result{0.05, false}},
@@ -268,9 +293,9 @@ func TestRising(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			slope, ok := rising(tc.samples, tc.noise, 30*time.Second)
+			slope, ok := trend(tc.samples, tc.noise, 30*time.Second)
 			if diff := cmp.Diff(tc.want, result{slope, ok}, cmpopts.EquateApprox(0, 1e-3)); diff != "" {
-				t.Errorf("rising (-want +got):\n%s", diff)
+				t.Errorf("trend (-want +got):\n%s", diff)
 			}
 		})
 	}
