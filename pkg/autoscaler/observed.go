@@ -61,7 +61,7 @@ func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, st
 	if recent, why, ok := s.fall(p, now); ok {
 		// The old peak no longer says anything about the load. A wrong guess costs one cold
 		// start of under-capacity, as any rise does: the rise rule scales up at the next sample.
-		s.Samples, s.History, s.Recommendations, s.PeakNeeds = recent, slices.Clone(recent), nil, nil
+		s.Samples, s.History, s.Recommendations, s.PeakNeeds = recent, pointsOf(recent), nil, nil
 		drop = why
 	}
 	// The noise is a property of the workload more than of its level: it is kept across a drop
@@ -139,8 +139,10 @@ func decideObserved(p Policy, s *State, now time.Time, current int32) (int32, st
 func (s *State) peakNeed(p Policy, now time.Time, peak float64) (float64, string) {
 	level := s.History[levelStart(s.History, s.Noise):]
 	var recent []float64
-	for _, x := range after(level, now.Add(-p.StableWindow)) {
-		recent = append(recent, x.Load)
+	for _, x := range level {
+		if x.secondsBefore(now) < p.StableWindow.Seconds() {
+			recent = append(recent, x.Load)
+		}
 	}
 	margin := peak * peakMargin * s.Noise
 	why := fmt.Sprintf("+%.1f%% for its noise", peakMargin*s.Noise*100)
@@ -163,7 +165,7 @@ func (s *State) peakNeed(p Policy, now time.Time, peak float64) (float64, string
 	// The highest sample of the level once carried along the trend to now.
 	carried, from := 0.0, level[0]
 	for _, x := range level {
-		if c := x.Load + slope*now.Sub(x.Time).Seconds(); c > carried {
+		if c := x.Load + slope*x.secondsBefore(now); c > carried {
 			carried, from = c, x
 		}
 	}
@@ -174,7 +176,7 @@ func (s *State) peakNeed(p Policy, now time.Time, peak float64) (float64, string
 		}
 		margin = carried + lead - peak
 		why += fmt.Sprintf(", or %.0f of %s ago carried along its %s of %.3f/s to %.1f%s",
-			from.Load, now.Sub(from.Time).Round(time.Second), direction, math.Abs(slope), carried, plus)
+			from.Load, time.Duration(from.secondsBefore(now)*float64(time.Second)).Round(time.Second), direction, math.Abs(slope), carried, plus)
 	}
 	return peak + margin, why
 }
@@ -182,7 +184,7 @@ func (s *State) peakNeed(p Policy, now time.Time, peak float64) (float64, string
 // levelStart is the index of the sample where the current level began: the last one above
 // every earlier sample by more than noiseZ deviations of the noise (a rise, or a start from
 // zero), or 0. Without observed noise no rise can be told from the noise: 0.
-func levelStart(samples []Sample, noise float64) int {
+func levelStart(samples []Point, noise float64) int {
 	if noise == 0 {
 		return 0
 	}
@@ -200,20 +202,21 @@ func levelStart(samples []Sample, noise float64) int {
 // least minSpan, when it is more than trendZ standard errors above or below zero. The
 // standard error comes from the observed noise, as a share of the samples' mean: a slope a
 // noisy level shows by chance does not count.
-func trend(samples []Sample, noise float64, minSpan time.Duration) (float64, bool) {
-	if noise == 0 || len(samples) < 2 || samples[len(samples)-1].Time.Sub(samples[0].Time) < minSpan {
+func trend(samples []Point, noise float64, minSpan time.Duration) (float64, bool) {
+	if noise == 0 || len(samples) < 2 || samples[len(samples)-1].At-samples[0].At < minSpan.Nanoseconds() {
 		return 0, false
 	}
+	since := func(x Point) float64 { return float64(x.At-samples[0].At) / 1e9 }
 	var meanT, meanY float64
 	for _, x := range samples {
-		meanT += x.Time.Sub(samples[0].Time).Seconds()
+		meanT += since(x)
 		meanY += x.Load
 	}
 	n := float64(len(samples))
 	meanT, meanY = meanT/n, meanY/n
 	var sxx, sxy float64
 	for _, x := range samples {
-		dt := x.Time.Sub(samples[0].Time).Seconds() - meanT
+		dt := since(x) - meanT
 		sxx += dt * dt
 		sxy += dt * (x.Load - meanY)
 	}

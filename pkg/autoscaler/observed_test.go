@@ -265,7 +265,7 @@ func TestLevelStart(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, levelStart(tc.samples, tc.noise)); diff != "" {
+			if diff := cmp.Diff(tc.want, levelStart(pointsOf(tc.samples), tc.noise)); diff != "" {
 				t.Errorf("level start (-want +got):\n%s", diff)
 			}
 		})
@@ -293,7 +293,7 @@ func TestTrend(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			slope, ok := trend(tc.samples, tc.noise, 30*time.Second)
+			slope, ok := trend(pointsOf(tc.samples), tc.noise, 30*time.Second)
 			if diff := cmp.Diff(tc.want, result{slope, ok}, cmpopts.EquateApprox(0, 1e-3)); diff != "" {
 				t.Errorf("trend (-want +got):\n%s", diff)
 			}
