@@ -58,7 +58,9 @@
 //  5. "seen for ... only": while the window spans less than half the stable window (after a
 //     start or a drop), the average gets the same headroom, as its peak says little yet;
 //  6. "load fell to": a sample below half the window's peak and more than four deviations of
-//     the noise below it is followed at once, as no noise the load has shown explains it;
+//     the noise below the window's mean is followed at once, as no noise the load has shown
+//     explains it (counted from the peak, which sits two deviations above the mean of a noisy
+//     load, a common dip of two more would pass for a fall);
 //     "load fell below 50% of its peak": a fall the noise might explain is followed once every
 //     sample of half a panic window (two at least) is below half the peak. The samples before
 //     the fall are forgotten and the count follows the new level. A wrong guess costs one

@@ -43,8 +43,8 @@ const (
 	// dropShare is how far the load must fall, as a share of the stable window's peak, for the
 	// samples from before the fall to be forgotten.
 	dropShare = 0.5
-	// dropZ is how many deviations of the observed noise below the peak a fall must reach to be
-	// followed at the first sample: no noise the workload has shown explains it.
+	// dropZ is how many deviations of the observed noise below the window's mean a fall must
+	// reach to be followed at the first sample: no noise the workload has shown explains it.
 	dropZ = 4
 	// minNoiseSamples is how many pairs of consecutive non-zero samples the noise is estimated
 	// from; until then, headroom is that of TargetUtilization.
@@ -232,18 +232,21 @@ func dropWindow(p Policy) time.Duration { return p.PanicWindow / 2 }
 
 // fall reports whether the load fell below dropShare of the stable window's peak and for how
 // long it must have, and returns the samples of the new level and the reason's prefix. A
-// fall deeper than dropZ deviations of the observed noise is followed at its first sample;
-// one the noise might explain, once every sample of the drop window (two at least) is below.
+// fall deeper than dropZ deviations of the observed noise below the window's mean is followed
+// at its first sample; one the noise might explain, once every sample of the drop window (two
+// at least) is below. The deviations count from the mean, not the peak: the peak of a noisy
+// load sits two deviations above its mean, and a dip of two more is common.
 func (s *State) fall(p Policy, now time.Time) ([]Sample, string, bool) {
 	peak := peakOf(s.Samples)
-	floor := min(dropShare, 1-dropZ*s.Noise) * peak
+	mean, _ := average(s.Samples, time.Time{})
+	floor := min(dropShare*peak, (1-dropZ*s.Noise)*mean)
 	i := len(s.Samples)
 	for i > 0 && s.Samples[i-1].Load < floor {
 		i--
 	}
 	if s.Noise > 0 && i > 0 && i < len(s.Samples) {
 		latest := s.Samples[len(s.Samples)-1]
-		return slices.Clone(s.Samples[i:]), fmt.Sprintf("load fell to %.0f, below %.0f%% of its peak and %d deviations of its noise: ",
+		return slices.Clone(s.Samples[i:]), fmt.Sprintf("load fell to %.0f, below %.0f%% of its peak and %d deviations of its noise below its mean: ",
 			latest.Load, dropShare*100, dropZ), true
 	}
 	if recent, ok := s.sustainedDrop(p, now); ok {

@@ -156,16 +156,26 @@ func TestDecideObserved(t *testing.T) {
 			},
 		},
 		{
-			// Noise 12.7%: 20 is below half the peak of 210 and below 210 × (1 - 4 × 0.127).
+			// Noise 12.7%: 20 is below half the peak of 210 and below the mean 200 × (1 - 4 × 0.127).
 			name: "a fall no observed noise explains is followed at its first sample, and a wrong guess costs one rise", policy: observed(), lastActive: t0,
 			steps: []step{
 				{at: 60 * sec, loads: alternate(190, 210, 60), current: 21, want: 21},
-				{at: 61 * sec, loads: []float64{20}, current: 21, want: 3, reason: "load fell to 20, below 50% of its peak and 4 deviations of its noise"},
+				{at: 61 * sec, loads: []float64{20}, current: 21, want: 3, reason: "load fell to 20, below 50% of its peak and 4 deviations of its noise below its mean"},
 				{at: 63 * sec, loads: []float64{20, 200}, current: 3, want: 26, reason: "load rose to 200"},
 			},
 		},
 		{
-			// Noise 16.4%: 4 deviations reach 105 × 0.345 = 36, so 40, below half the peak, might
+			// Noise 10.1%: 19 is below half the peak of 40, but the level's mean is 25.2 and four
+			// deviations below it reach 15: a noisy load dips that far by chance, as independent
+			// arrivals do. Measured from the peak, the floor was 20 and the dip was followed.
+			name: "a dip within four deviations of the level's mean is noise, however far below the peak", policy: observed(), lastActive: t0,
+			steps: []step{
+				{at: 60 * sec, loads: spike(alternate(24, 26, 60), 30, 40), current: 5, want: 5},
+				{at: 61 * sec, loads: []float64{19}, current: 5, want: 5, reason: "peak load 40"},
+			},
+		},
+		{
+			// Noise 16.4%: 4 deviations reach 98.5 × 0.345 = 34, so 40, below half the peak, might
 			// still be noise until it lasted 3s.
 			name: "a fall the noise might explain is followed once it lasted half a panic window", policy: observed(), lastActive: t0,
 			steps: []step{

@@ -14,7 +14,7 @@ type Trace struct {
 // Traces generates the benchmark's load traces with a fixed seed, so every run replays the
 // same load, each hours long: steady, diurnal, spike and on/off, then four that punish an
 // over-eager autoscaler: noisy steady load, a slow ramp, short blips that no new replica could
-// serve in time, and periodic bursts.
+// serve in time, and periodic bursts; and independent arrivals, a load without a ceiling.
 func Traces(seed uint64, seconds int) []Trace {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	noise := func(v, share float64) float64 { return math.Max(0, v*(1+share*(2*r.Float64()-1))) }
@@ -82,5 +82,20 @@ func Traces(seed uint64, seconds int) []Trace {
 			}
 			return noise(10, 0.1)
 		}),
+		// Independent requests: the concurrency is Poisson, whose tail has no ceiling. The
+		// traces above vary uniformly within a band, so their peak is their ceiling.
+		gen("independent arrivals", func(int) float64 { return poisson(r, 45) }),
+	}
+}
+
+// poisson draws from the Poisson distribution of mean lambda (Knuth's method, for a small
+// lambda).
+func poisson(r *rand.Rand, lambda float64) float64 {
+	limit, k, p := math.Exp(-lambda), 0.0, 1.0
+	for {
+		if p *= r.Float64(); p <= limit {
+			return k
+		}
+		k++
 	}
 }
