@@ -105,8 +105,12 @@ var _ = Describe("Workload image policy", func() {
 			return k8s.Create(ctx, withImage("probe", "registry.example.com/approved/engine:1"), client.DryRunAll)
 		}).Should(HaveOccurred(), "the API server reads the new list")
 		Expect(update(wh, func(wh *computev1.ServerlessWarehouse) { wh.Spec.Tags = map[string]string{"team": "sales"} })).To(Succeed())
-		err = update(wh, func(wh *computev1.ServerlessWarehouse) { wh.Spec.Engine.Image = "registry.example.com/approved/engine:2" })
+		err = update(wh, func(wh *computev1.ServerlessWarehouse) {
+			wh.Spec.Engine.Image = "registry.example.com/approved/engine:2"
+		})
 		Expect(err).To(MatchError(ContainSubstring("spec.engine.image: image registry.example.com/approved/engine:2 is not allowed")))
-		Expect(update(ep, func(ep *computev1.ModelEndpoint) { ep.Spec.ServedEntities[0].Image = "registry.example.com/models/server:3" })).To(Succeed())
+		Expect(update(ep, func(ep *computev1.ModelEndpoint) {
+			ep.Spec.ServedEntities[0].Image = "registry.example.com/models/server:3"
+		})).To(Succeed())
 	})
 })
