@@ -176,7 +176,7 @@ func (s *State) peakNeed(p Policy, now time.Time, peak float64) (float64, string
 		}
 		margin = carried + lead - peak
 		why += fmt.Sprintf(", or %.0f of %s ago carried along its %s of %.3f/s to %.1f%s",
-			from.Load, time.Duration(from.secondsBefore(now)*float64(time.Second)).Round(time.Second), direction, math.Abs(slope), carried, plus)
+			from.Load, now.Sub(time.Unix(0, from.At)).Round(time.Second), direction, math.Abs(slope), carried, plus)
 	}
 	return peak + margin, why
 }
