@@ -44,10 +44,12 @@ func checkRule(nccRegion string, rule *computev1.PrivateEndpointRule, protected 
 		return ruleCheck{rejected: "DynamoDB is not supported by NCC private endpoint rules: it is reached through the region's " +
 			"gateway endpoint, which every workspace may always use; remove this rule"}
 	}
-	var guarded []string
+	var guarded, ranges []string
 	for i, a := range rule.Addresses {
 		if g, ok := netpolicy.Protected(string(a), protected); ok {
 			guarded = append(guarded, fmt.Sprintf("addresses[%d] %s is in %s", i, a, g))
+		} else if p, err := configv1.ParsePrefix(string(a)); err == nil && !p.IsSingleIP() {
+			ranges = append(ranges, p.String())
 		}
 	}
 	if len(guarded) > 0 && len(guarded) == len(rule.Addresses) {
@@ -64,15 +66,6 @@ func checkRule(nccRegion string, rule *computev1.PrivateEndpointRule, protected 
 		c.crossRegion = true
 		notes = append(notes, fmt.Sprintf("CrossRegion: the resource is in %s and the NCC in %s, so traffic incurs cross-region data-transfer charges; "+
 			"keep resources in the workspace's region to avoid them", rule.ResourceRegion, nccRegion))
-	}
-	var ranges []string
-	for _, a := range rule.Addresses {
-		if _, guarded := netpolicy.Protected(string(a), protected); guarded {
-			continue
-		}
-		if p, err := configv1.ParsePrefix(string(a)); err == nil && !p.IsSingleIP() {
-			ranges = append(ranges, p.String())
-		}
 	}
 	if len(ranges) > 0 {
 		notes = append(notes, fmt.Sprintf("%s reachable by egress but not behind Service %s, which lists single addresses only",
@@ -120,7 +113,10 @@ func materialize(nccName, workspace string, rule *computev1.PrivateEndpointRule,
 	byFamily := map[discoveryv1.AddressType][]string{}
 	for _, a := range rule.Addresses {
 		p, err := configv1.ParsePrefix(string(a))
-		if _, guarded := netpolicy.Protected(string(a), protected); err != nil || !p.IsSingleIP() || guarded {
+		if err != nil || !p.IsSingleIP() {
+			continue
+		}
+		if _, guarded := netpolicy.Protected(string(a), protected); guarded {
 			continue
 		}
 		family := discoveryv1.AddressTypeIPv4
