@@ -27,8 +27,12 @@ $(CONTROLLER_GEN): hack/tools/go.mod
 	cd hack/tools && go build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
+generate: $(CONTROLLER_GEN) thrift ## Generate deepcopy code and the HiveServer2 protocol's code.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: thrift
+thrift: ## Generate internal/thrift/tcliservice from internal/thrift/TCLIService.thrift (Debian's thrift-compiler 0.17, installed when missing).
+	hack/thrift/gen.sh
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and the API reference.
@@ -52,9 +56,9 @@ lint: ## go vet and gofmt.
 
 .PHONY: verify
 verify: generate manifests lint ## Regenerate everything and fail if the tree changed.
-	@if [[ -n "$$(git status --porcelain -- api config docs)" ]]; then \
+	@if [[ -n "$$(git status --porcelain -- api config docs internal/thrift)" ]]; then \
 		echo "generated files are out of date; run 'make generate manifests' and commit:"; \
-		git status --porcelain -- api config docs; git diff --stat -- api config docs; exit 1; fi
+		git status --porcelain -- api config docs internal/thrift; git diff --stat -- api config docs internal/thrift; exit 1; fi
 
 ##@ Build
 
