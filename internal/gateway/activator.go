@@ -32,6 +32,7 @@ func (s *Server) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C():
+			s.thrift.Expire(s.o.Clock.Now())
 		case <-s.wake:
 		}
 		s.releaseReady(ctx)

@@ -30,6 +30,7 @@ import (
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apierror"
+	"github.com/serverlessplane/operator/internal/hs2"
 	"github.com/serverlessplane/operator/internal/tlsfiles"
 	"github.com/serverlessplane/operator/pkg/balance"
 	"github.com/serverlessplane/operator/pkg/holdqueue"
@@ -100,6 +101,8 @@ type Server struct {
 	heldBytes  atomic.Int64
 	wake       chan struct{}
 	sql        *sqlStore
+	// thrift serves SQL drivers (HiveServer2) on the same statements.
+	thrift *hs2.Server
 }
 
 // repoke is how often a held entity is named again while its requests wait.
@@ -139,6 +142,7 @@ func New(o Options) *Server {
 		transports: map[string]*http.Transport{}, poked: map[string]time.Time{}, wake: make(chan struct{}, 1),
 		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e7e)), sql: newSQLStore(o),
 	}
+	s.thrift = hs2.New(hs2.Options{Statements: s.Statements(), Clock: o.Clock, Log: o.Log.WithName("thrift")})
 	if o.Metrics != nil {
 		o.Metrics.Registry.MustRegister(&sqlCollector{s: s})
 	}
@@ -157,6 +161,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+prefix+"/api/2.0/sql/statements/{id}", s.getStatement)
 		mux.HandleFunc("POST "+prefix+"/api/2.0/sql/statements/{id}/cancel", s.cancelStatement)
 		mux.HandleFunc("GET "+prefix+"/api/2.0/sql/statements/{id}/result/chunks/{chunk}", s.getChunk)
+		mux.Handle("POST "+prefix+"/sql/1.0/warehouses/{warehouse}", s.withStatementCaller(s.thrift.Handler()))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, http.StatusNotFound, apierror.EndpointNotFound, "no API at "+r.Method+" "+r.URL.Path)

@@ -85,6 +85,14 @@ func (c *sqlStore) cancel(st *statement, now time.Time) {
 	st.finish(StateCanceled, nil, now)
 }
 
+// close ends a statement (cancels it if it still runs) and lets its result go now.
+func (c *sqlStore) close(st *statement, now time.Time) {
+	c.cancel(st, now)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.state, st.columns, st.chunks, st.bytes, st.finished = StateClosed, nil, nil, 0, now
+}
+
 // expire closes the results past the bounds:
 // those older than the TTL, then the oldest while the total is over the byte budget. Records
 // of closed statements go after a second TTL.

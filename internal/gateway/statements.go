@@ -11,22 +11,21 @@ import (
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	authnv1 "k8s.io/api/authentication/v1"
 
-	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/apierror"
+	"github.com/serverlessplane/operator/internal/caller"
 	"github.com/serverlessplane/operator/internal/sqlwire"
 )
 
 // Statement states of the Statement Execution API.
 const (
-	StatePending   = "PENDING"
-	StateRunning   = "RUNNING"
-	StateSucceeded = "SUCCEEDED"
-	StateFailed    = "FAILED"
-	StateCanceled  = "CANCELED"
-	StateClosed    = "CLOSED"
+	StatePending   = sqlwire.StatePending
+	StateRunning   = sqlwire.StateRunning
+	StateSucceeded = sqlwire.StateSucceeded
+	StateFailed    = sqlwire.StateFailed
+	StateCanceled  = sqlwire.StateCanceled
+	StateClosed    = sqlwire.StateClosed
 )
 
 // Limits of the statement API.
@@ -57,7 +56,7 @@ type executeRequest struct {
 
 // statement is one submitted statement and, once finished, its result.
 type statement struct {
-	id, namespace, warehouse, user string
+	id, namespace, warehouse, user, uid string
 	req                            sqlwire.Request
 	submitted                      time.Time
 	// done is closed when the statement reaches a final state.
@@ -73,6 +72,11 @@ type statement struct {
 	bytes     int64
 	finished  time.Time
 	cancel    func()
+}
+
+// owner is the user who submitted the statement.
+func (st *statement) owner() authnv1.UserInfo {
+	return authnv1.UserInfo{Username: st.user, UID: st.uid}
 }
 
 func (st *statement) final() bool {
@@ -209,31 +213,15 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	wh := &computev1.ServerlessWarehouse{}
-	if err := s.o.Reader.Get(r.Context(), client.ObjectKey{Namespace: ws, Name: req.WarehouseID}, wh); err != nil {
-		if apierrors.IsNotFound(err) {
-			apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("warehouse %q does not exist in workspace %q", req.WarehouseID, ws))
-			return
+	st, refused := s.submitStatement(r.Context(), caller.Caller{Workspace: ws, User: user}, req.WarehouseID,
+		sqlwire.Request{Statement: req.Statement, Parameters: req.Parameters, RowLimit: req.RowLimit})
+	if refused != nil {
+		if refused.retryAfter {
+			w.Header().Set("Retry-After", "5")
 		}
-		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, "reading the warehouse: "+err.Error())
+		apierror.Write(w, refused.status, refused.code, refused.message)
 		return
 	}
-	if !wh.DeletionTimestamp.IsZero() {
-		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("warehouse %q is being deleted", req.WarehouseID))
-		return
-	}
-	st := &statement{
-		id: newStatementID(), namespace: ws, warehouse: wh.Name, user: user.Username, submitted: s.o.Clock.Now(),
-		done: make(chan struct{}), state: StatePending,
-		req: sqlwire.Request{Statement: req.Statement, Parameters: req.Parameters, RowLimit: req.RowLimit, ChunkRows: s.o.ChunkRows},
-	}
-	if err := s.sql.submit(st); err != nil {
-		w.Header().Set("Retry-After", "5")
-		apierror.Write(w, http.StatusTooManyRequests, apierror.RequestLimitExceeded, fmt.Sprintf(
-			"warehouse %q already queues %d statements, as many as it may; retry later", wh.Name, s.o.StatementCapacity))
-		return
-	}
-	s.pump(r.Context(), ws, wh.Name)
 	if wait > 0 {
 		t := s.o.Clock.NewTimer(wait)
 		select {
@@ -265,7 +253,7 @@ func (s *Server) statementFor(w http.ResponseWriter, r *http.Request) (*statemen
 	if !ok {
 		return nil, false
 	}
-	if user.Username != st.user {
+	if !(caller.Caller{Workspace: ws, User: user}).Owns(caller.Caller{Workspace: st.namespace, User: st.owner()}) {
 		apierror.Write(w, http.StatusNotFound, apierror.ResourceDoesNotExist, fmt.Sprintf("statement %q does not exist in this workspace", r.PathValue("id")))
 		return nil, false
 	}

@@ -39,14 +39,20 @@ func sqlType(t string) (string, bool) {
 	return d, ok
 }
 
-// bindParameters rewrites the statement's :name markers as typed DuckDB parameters ($name
-// cast to the parameter's type) and returns the values in the order of the names. Markers in
-// string literals, quoted identifiers, comments and :: casts are left alone. Every marker must
-// name a parameter, and every parameter must be used.
+// bindParameters rewrites the statement's parameter markers as typed DuckDB parameters ($name
+// cast to the parameter's type) and returns the values by name: :name markers for named
+// parameters, ? markers for positional ones (parameters without a name, bound in order, as SQL
+// drivers send them). Markers in string literals, quoted identifiers, comments and :: casts are
+// left alone. Every marker must name a parameter, and every parameter must be used; a statement
+// takes named or positional parameters, not both.
 func bindParameters(statement string, params []sqlwire.Parameter) (string, map[string]*string, error) {
 	byName := map[string]sqlwire.Parameter{}
+	var positional []string // the names given to positional parameters, in order
 	for i, p := range params {
-		if !identifier.MatchString(p.Name) {
+		if p.Name == "" {
+			p.Name = fmt.Sprintf("p%d", i+1)
+			positional = append(positional, p.Name)
+		} else if !identifier.MatchString(p.Name) {
 			return "", nil, fmt.Errorf("parameters[%d].name %q is not a name: use letters, digits and _", i, p.Name)
 		}
 		if _, dup := byName[p.Name]; dup {
@@ -56,6 +62,9 @@ func bindParameters(statement string, params []sqlwire.Parameter) (string, map[s
 			return "", nil, fmt.Errorf("parameters[%d].type %q of %q is not a supported type (STRING, INT, BIGINT, SMALLINT, TINYINT, DOUBLE, FLOAT, BOOLEAN, DATE, TIMESTAMP, TIMESTAMP_NTZ, BINARY, DECIMAL(p,s))", i, p.Type, p.Name)
 		}
 		byName[p.Name] = p
+	}
+	if len(positional) != 0 && len(positional) != len(params) {
+		return "", nil, fmt.Errorf("parameters mix named and positional ones (without a name): use one kind")
 	}
 	used := map[string]*string{}
 	var out strings.Builder
@@ -84,7 +93,17 @@ func bindParameters(statement string, params []sqlwire.Parameter) (string, map[s
 		case c == ':' && strings.HasPrefix(statement[i:], "::"):
 			out.WriteString("::")
 			i += 2
-		case c == ':' && i+1 < len(statement) && isNameStart(statement[i+1]):
+		case c == '?' && len(positional) > 0:
+			n := len(used)
+			if n >= len(positional) {
+				return "", nil, fmt.Errorf("the statement has more ? markers than the %d positional parameters", len(positional))
+			}
+			p := byName[positional[n]]
+			t, _ := sqlType(p.Type)
+			fmt.Fprintf(&out, "CAST($%s AS %s)", p.Name, t)
+			used[p.Name] = p.Value
+			i++
+		case c == ':' && i+1 < len(statement) && isNameStart(statement[i+1]) && len(positional) == 0:
 			j := i + 1
 			for j < len(statement) && isNameChar(statement[j]) {
 				j++
@@ -103,8 +122,11 @@ func bindParameters(statement string, params []sqlwire.Parameter) (string, map[s
 			i++
 		}
 	}
+	if len(positional) > 0 && len(used) < len(positional) {
+		return "", nil, fmt.Errorf("the statement has %d ? markers for %d positional parameters", len(used), len(positional))
+	}
 	for _, p := range params {
-		if _, ok := used[p.Name]; !ok {
+		if _, ok := used[p.Name]; !ok && p.Name != "" {
 			return "", nil, fmt.Errorf("parameter %q is not used by the statement: remove it or add :%s", p.Name, p.Name)
 		}
 	}

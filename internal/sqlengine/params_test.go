@@ -35,6 +35,14 @@ func TestBindParameters(t *testing.T) {
 		{name: "bad name", statement: "SELECT 1", params: []sqlwire.Parameter{{Name: "x;DROP"}}, wantErr: `parameters[0].name "x;DROP"`},
 		{name: "injected type", statement: "SELECT :x", params: []sqlwire.Parameter{{Name: "x", Type: "INT) FROM t; --"}}, wantErr: "parameters[0].type"},
 		{name: "duplicate", statement: "SELECT :x", params: []sqlwire.Parameter{{Name: "x"}, {Name: "x"}}, wantErr: "given twice"},
+		{name: "positional, in order, typed", statement: "SELECT * FROM t WHERE d <= ? AND n = ? AND s = '?'",
+			params: []sqlwire.Parameter{{Value: str("1998-09-02"), Type: "DATE"}, {Value: str("3"), Type: "INTEGER"}},
+			want:   "SELECT * FROM t WHERE d <= CAST($p1 AS DATE) AND n = CAST($p2 AS INTEGER) AND s = '?'"},
+		{name: "positional NULL", statement: "SELECT ? IS NULL", params: []sqlwire.Parameter{{}}, want: "SELECT CAST($p1 AS VARCHAR) IS NULL"},
+		{name: "? without positional parameters is left to DuckDB", statement: "SELECT ?", want: "SELECT ?"},
+		{name: "more markers than positional parameters", statement: "SELECT ?, ?", params: []sqlwire.Parameter{{Value: str("1")}}, wantErr: "more ? markers"},
+		{name: "fewer markers than positional parameters", statement: "SELECT ?", params: []sqlwire.Parameter{{Value: str("1")}, {Value: str("2")}}, wantErr: "1 ? markers for 2"},
+		{name: "named and positional mixed", statement: "SELECT :a, ?", params: []sqlwire.Parameter{{Name: "a"}, {}}, wantErr: "mix named and positional"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, _, err := bindParameters(tc.statement, tc.params)

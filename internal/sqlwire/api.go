@@ -3,6 +3,16 @@ package sqlwire
 // The answers of the gateway's Statement Execution API (docs/gateway.md), shared by the gateway
 // and the clients that read them.
 
+// Statement states of the Statement Execution API.
+const (
+	StatePending   = "PENDING"
+	StateRunning   = "RUNNING"
+	StateSucceeded = "SUCCEEDED"
+	StateFailed    = "FAILED"
+	StateCanceled  = "CANCELED"
+	StateClosed    = "CLOSED"
+)
+
 // Response is a StatementResponse: a statement's state and, once SUCCEEDED, its manifest and
 // first result chunk.
 type Response struct {

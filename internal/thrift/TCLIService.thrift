@@ -181,13 +181,11 @@ enum TOperationState {
   UKNOWN_STATE, PENDING_STATE, TIMEDOUT_STATE
 }
 
-typedef string TIdentifier
-typedef string TPattern
-typedef string TPatternOrIdentifier
+// Hive names identifiers and patterns with typedefs of string; they are plain strings here.
 
 struct TNamespace {
-  1: optional TIdentifier catalogName
-  2: optional TIdentifier schemaName
+  1: optional string catalogName
+  2: optional string schemaName
 }
 
 struct THandleIdentifier {
@@ -398,8 +396,8 @@ struct TGetCatalogsResp {
 
 struct TGetSchemasReq {
   1: required TSessionHandle sessionHandle
-  2: optional TIdentifier catalogName
-  3: optional TPatternOrIdentifier schemaName
+  2: optional string catalogName
+  3: optional string schemaName
   0x501: optional TSparkGetDirectResults getDirectResults
   0x502: optional bool runAsync = false
 }
@@ -411,9 +409,9 @@ struct TGetSchemasResp {
 
 struct TGetTablesReq {
   1: required TSessionHandle sessionHandle
-  2: optional TPatternOrIdentifier catalogName
-  3: optional TPatternOrIdentifier schemaName
-  4: optional TPatternOrIdentifier tableName
+  2: optional string catalogName
+  3: optional string schemaName
+  4: optional string tableName
   5: optional list<string> tableTypes
   0x501: optional TSparkGetDirectResults getDirectResults
   0x502: optional bool runAsync = false
@@ -437,10 +435,10 @@ struct TGetTableTypesResp {
 
 struct TGetColumnsReq {
   1: required TSessionHandle sessionHandle
-  2: optional TIdentifier catalogName
-  3: optional TPatternOrIdentifier schemaName
-  4: optional TPatternOrIdentifier tableName
-  5: optional TPatternOrIdentifier columnName
+  2: optional string catalogName
+  3: optional string schemaName
+  4: optional string tableName
+  5: optional string columnName
   0x501: optional TSparkGetDirectResults getDirectResults
   0x502: optional bool runAsync = false
 }
@@ -452,9 +450,9 @@ struct TGetColumnsResp {
 
 struct TGetFunctionsReq {
   1: required TSessionHandle sessionHandle
-  2: optional TIdentifier catalogName
-  3: optional TPatternOrIdentifier schemaName
-  4: required TPatternOrIdentifier functionName
+  2: optional string catalogName
+  3: optional string schemaName
+  4: required string functionName
   0x501: optional TSparkGetDirectResults getDirectResults
   0x502: optional bool runAsync = false
 }
@@ -466,9 +464,9 @@ struct TGetFunctionsResp {
 
 struct TGetPrimaryKeysReq {
   1: required TSessionHandle sessionHandle
-  2: optional TIdentifier catalogName
-  3: optional TIdentifier schemaName
-  4: optional TIdentifier tableName
+  2: optional string catalogName
+  3: optional string schemaName
+  4: optional string tableName
   0x501: optional TSparkGetDirectResults getDirectResults
   0x502: optional bool runAsync = false
 }
@@ -480,12 +478,12 @@ struct TGetPrimaryKeysResp {
 
 struct TGetCrossReferenceReq {
   1: required TSessionHandle sessionHandle
-  2: optional TIdentifier parentCatalogName
-  3: optional TIdentifier parentSchemaName
-  4: optional TIdentifier parentTableName
-  5: optional TIdentifier foreignCatalogName
-  6: optional TIdentifier foreignSchemaName
-  7: optional TIdentifier foreignTableName
+  2: optional string parentCatalogName
+  3: optional string parentSchemaName
+  4: optional string parentTableName
+  5: optional string foreignCatalogName
+  6: optional string foreignSchemaName
+  7: optional string foreignTableName
   0x501: optional TSparkGetDirectResults getDirectResults
   0x502: optional bool runAsync = false
 }

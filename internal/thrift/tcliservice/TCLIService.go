@@ -1271,18 +1271,6 @@ func (p *TFetchOrientation) Value() (driver.Value, error) {
 	return int64(*p), nil
 }
 
-type TIdentifier string
-
-func TIdentifierPtr(v TIdentifier) *TIdentifier { return &v }
-
-type TPattern string
-
-func TPatternPtr(v TPattern) *TPattern { return &v }
-
-type TPatternOrIdentifier string
-
-func TPatternOrIdentifierPtr(v TPatternOrIdentifier) *TPatternOrIdentifier { return &v }
-
 // Attributes:
 //   - I32Value
 //   - StringValue
@@ -9379,26 +9367,26 @@ func (p *TStatus) String() string {
 //   - CatalogName
 //   - SchemaName
 type TNamespace struct {
-	CatalogName *TIdentifier `thrift:"catalogName,1" db:"catalogName" json:"catalogName,omitempty"`
-	SchemaName  *TIdentifier `thrift:"schemaName,2" db:"schemaName" json:"schemaName,omitempty"`
+	CatalogName *string `thrift:"catalogName,1" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName  *string `thrift:"schemaName,2" db:"schemaName" json:"schemaName,omitempty"`
 }
 
 func NewTNamespace() *TNamespace {
 	return &TNamespace{}
 }
 
-var TNamespace_CatalogName_DEFAULT TIdentifier
+var TNamespace_CatalogName_DEFAULT string
 
-func (p *TNamespace) GetCatalogName() TIdentifier {
+func (p *TNamespace) GetCatalogName() string {
 	if !p.IsSetCatalogName() {
 		return TNamespace_CatalogName_DEFAULT
 	}
 	return *p.CatalogName
 }
 
-var TNamespace_SchemaName_DEFAULT TIdentifier
+var TNamespace_SchemaName_DEFAULT string
 
-func (p *TNamespace) GetSchemaName() TIdentifier {
+func (p *TNamespace) GetSchemaName() string {
 	if !p.IsSetSchemaName() {
 		return TNamespace_SchemaName_DEFAULT
 	}
@@ -9465,8 +9453,7 @@ func (p *TNamespace) ReadField1(ctx context.Context, iprot thrift.TProtocol) err
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 1: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.CatalogName = &temp
+		p.CatalogName = &v
 	}
 	return nil
 }
@@ -9475,8 +9462,7 @@ func (p *TNamespace) ReadField2(ctx context.Context, iprot thrift.TProtocol) err
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 2: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.SchemaName = &temp
+		p.SchemaName = &v
 	}
 	return nil
 }
@@ -16559,9 +16545,9 @@ func (p *TGetCatalogsResp) String() string {
 //   - GetDirectResults
 //   - RunAsync
 type TGetSchemasReq struct {
-	SessionHandle *TSessionHandle       `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
-	CatalogName   *TIdentifier          `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
-	SchemaName    *TPatternOrIdentifier `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+	SessionHandle *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	CatalogName   *string         `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *string         `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
 	// unused fields # 4 to 1280
 	GetDirectResults *TSparkGetDirectResults `thrift:"getDirectResults,1281" db:"getDirectResults" json:"getDirectResults,omitempty"`
 	RunAsync         bool                    `thrift:"runAsync,1282" db:"runAsync" json:"runAsync"`
@@ -16580,18 +16566,18 @@ func (p *TGetSchemasReq) GetSessionHandle() *TSessionHandle {
 	return p.SessionHandle
 }
 
-var TGetSchemasReq_CatalogName_DEFAULT TIdentifier
+var TGetSchemasReq_CatalogName_DEFAULT string
 
-func (p *TGetSchemasReq) GetCatalogName() TIdentifier {
+func (p *TGetSchemasReq) GetCatalogName() string {
 	if !p.IsSetCatalogName() {
 		return TGetSchemasReq_CatalogName_DEFAULT
 	}
 	return *p.CatalogName
 }
 
-var TGetSchemasReq_SchemaName_DEFAULT TPatternOrIdentifier
+var TGetSchemasReq_SchemaName_DEFAULT string
 
-func (p *TGetSchemasReq) GetSchemaName() TPatternOrIdentifier {
+func (p *TGetSchemasReq) GetSchemaName() string {
 	if !p.IsSetSchemaName() {
 		return TGetSchemasReq_SchemaName_DEFAULT
 	}
@@ -16729,8 +16715,7 @@ func (p *TGetSchemasReq) ReadField2(ctx context.Context, iprot thrift.TProtocol)
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 2: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.CatalogName = &temp
+		p.CatalogName = &v
 	}
 	return nil
 }
@@ -16739,8 +16724,7 @@ func (p *TGetSchemasReq) ReadField3(ctx context.Context, iprot thrift.TProtocol)
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 3: ", err)
 	} else {
-		temp := TPatternOrIdentifier(v)
-		p.SchemaName = &temp
+		p.SchemaName = &v
 	}
 	return nil
 }
@@ -17149,11 +17133,11 @@ func (p *TGetSchemasResp) String() string {
 //   - GetDirectResults
 //   - RunAsync
 type TGetTablesReq struct {
-	SessionHandle *TSessionHandle       `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
-	CatalogName   *TPatternOrIdentifier `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
-	SchemaName    *TPatternOrIdentifier `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
-	TableName     *TPatternOrIdentifier `thrift:"tableName,4" db:"tableName" json:"tableName,omitempty"`
-	TableTypes    []string              `thrift:"tableTypes,5" db:"tableTypes" json:"tableTypes,omitempty"`
+	SessionHandle *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	CatalogName   *string         `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *string         `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+	TableName     *string         `thrift:"tableName,4" db:"tableName" json:"tableName,omitempty"`
+	TableTypes    []string        `thrift:"tableTypes,5" db:"tableTypes" json:"tableTypes,omitempty"`
 	// unused fields # 6 to 1280
 	GetDirectResults *TSparkGetDirectResults `thrift:"getDirectResults,1281" db:"getDirectResults" json:"getDirectResults,omitempty"`
 	RunAsync         bool                    `thrift:"runAsync,1282" db:"runAsync" json:"runAsync"`
@@ -17172,27 +17156,27 @@ func (p *TGetTablesReq) GetSessionHandle() *TSessionHandle {
 	return p.SessionHandle
 }
 
-var TGetTablesReq_CatalogName_DEFAULT TPatternOrIdentifier
+var TGetTablesReq_CatalogName_DEFAULT string
 
-func (p *TGetTablesReq) GetCatalogName() TPatternOrIdentifier {
+func (p *TGetTablesReq) GetCatalogName() string {
 	if !p.IsSetCatalogName() {
 		return TGetTablesReq_CatalogName_DEFAULT
 	}
 	return *p.CatalogName
 }
 
-var TGetTablesReq_SchemaName_DEFAULT TPatternOrIdentifier
+var TGetTablesReq_SchemaName_DEFAULT string
 
-func (p *TGetTablesReq) GetSchemaName() TPatternOrIdentifier {
+func (p *TGetTablesReq) GetSchemaName() string {
 	if !p.IsSetSchemaName() {
 		return TGetTablesReq_SchemaName_DEFAULT
 	}
 	return *p.SchemaName
 }
 
-var TGetTablesReq_TableName_DEFAULT TPatternOrIdentifier
+var TGetTablesReq_TableName_DEFAULT string
 
-func (p *TGetTablesReq) GetTableName() TPatternOrIdentifier {
+func (p *TGetTablesReq) GetTableName() string {
 	if !p.IsSetTableName() {
 		return TGetTablesReq_TableName_DEFAULT
 	}
@@ -17364,8 +17348,7 @@ func (p *TGetTablesReq) ReadField2(ctx context.Context, iprot thrift.TProtocol) 
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 2: ", err)
 	} else {
-		temp := TPatternOrIdentifier(v)
-		p.CatalogName = &temp
+		p.CatalogName = &v
 	}
 	return nil
 }
@@ -17374,8 +17357,7 @@ func (p *TGetTablesReq) ReadField3(ctx context.Context, iprot thrift.TProtocol) 
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 3: ", err)
 	} else {
-		temp := TPatternOrIdentifier(v)
-		p.SchemaName = &temp
+		p.SchemaName = &v
 	}
 	return nil
 }
@@ -17384,8 +17366,7 @@ func (p *TGetTablesReq) ReadField4(ctx context.Context, iprot thrift.TProtocol) 
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 4: ", err)
 	} else {
-		temp := TPatternOrIdentifier(v)
-		p.TableName = &temp
+		p.TableName = &v
 	}
 	return nil
 }
@@ -18343,11 +18324,11 @@ func (p *TGetTableTypesResp) String() string {
 //   - GetDirectResults
 //   - RunAsync
 type TGetColumnsReq struct {
-	SessionHandle *TSessionHandle       `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
-	CatalogName   *TIdentifier          `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
-	SchemaName    *TPatternOrIdentifier `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
-	TableName     *TPatternOrIdentifier `thrift:"tableName,4" db:"tableName" json:"tableName,omitempty"`
-	ColumnName    *TPatternOrIdentifier `thrift:"columnName,5" db:"columnName" json:"columnName,omitempty"`
+	SessionHandle *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	CatalogName   *string         `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *string         `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+	TableName     *string         `thrift:"tableName,4" db:"tableName" json:"tableName,omitempty"`
+	ColumnName    *string         `thrift:"columnName,5" db:"columnName" json:"columnName,omitempty"`
 	// unused fields # 6 to 1280
 	GetDirectResults *TSparkGetDirectResults `thrift:"getDirectResults,1281" db:"getDirectResults" json:"getDirectResults,omitempty"`
 	RunAsync         bool                    `thrift:"runAsync,1282" db:"runAsync" json:"runAsync"`
@@ -18366,36 +18347,36 @@ func (p *TGetColumnsReq) GetSessionHandle() *TSessionHandle {
 	return p.SessionHandle
 }
 
-var TGetColumnsReq_CatalogName_DEFAULT TIdentifier
+var TGetColumnsReq_CatalogName_DEFAULT string
 
-func (p *TGetColumnsReq) GetCatalogName() TIdentifier {
+func (p *TGetColumnsReq) GetCatalogName() string {
 	if !p.IsSetCatalogName() {
 		return TGetColumnsReq_CatalogName_DEFAULT
 	}
 	return *p.CatalogName
 }
 
-var TGetColumnsReq_SchemaName_DEFAULT TPatternOrIdentifier
+var TGetColumnsReq_SchemaName_DEFAULT string
 
-func (p *TGetColumnsReq) GetSchemaName() TPatternOrIdentifier {
+func (p *TGetColumnsReq) GetSchemaName() string {
 	if !p.IsSetSchemaName() {
 		return TGetColumnsReq_SchemaName_DEFAULT
 	}
 	return *p.SchemaName
 }
 
-var TGetColumnsReq_TableName_DEFAULT TPatternOrIdentifier
+var TGetColumnsReq_TableName_DEFAULT string
 
-func (p *TGetColumnsReq) GetTableName() TPatternOrIdentifier {
+func (p *TGetColumnsReq) GetTableName() string {
 	if !p.IsSetTableName() {
 		return TGetColumnsReq_TableName_DEFAULT
 	}
 	return *p.TableName
 }
 
-var TGetColumnsReq_ColumnName_DEFAULT TPatternOrIdentifier
+var TGetColumnsReq_ColumnName_DEFAULT string
 
-func (p *TGetColumnsReq) GetColumnName() TPatternOrIdentifier {
+func (p *TGetColumnsReq) GetColumnName() string {
 	if !p.IsSetColumnName() {
 		return TGetColumnsReq_ColumnName_DEFAULT
 	}
@@ -18561,8 +18542,7 @@ func (p *TGetColumnsReq) ReadField2(ctx context.Context, iprot thrift.TProtocol)
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 2: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.CatalogName = &temp
+		p.CatalogName = &v
 	}
 	return nil
 }
@@ -18571,8 +18551,7 @@ func (p *TGetColumnsReq) ReadField3(ctx context.Context, iprot thrift.TProtocol)
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 3: ", err)
 	} else {
-		temp := TPatternOrIdentifier(v)
-		p.SchemaName = &temp
+		p.SchemaName = &v
 	}
 	return nil
 }
@@ -18581,8 +18560,7 @@ func (p *TGetColumnsReq) ReadField4(ctx context.Context, iprot thrift.TProtocol)
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 4: ", err)
 	} else {
-		temp := TPatternOrIdentifier(v)
-		p.TableName = &temp
+		p.TableName = &v
 	}
 	return nil
 }
@@ -18591,8 +18569,7 @@ func (p *TGetColumnsReq) ReadField5(ctx context.Context, iprot thrift.TProtocol)
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 5: ", err)
 	} else {
-		temp := TPatternOrIdentifier(v)
-		p.ColumnName = &temp
+		p.ColumnName = &v
 	}
 	return nil
 }
@@ -19052,10 +19029,10 @@ func (p *TGetColumnsResp) String() string {
 //   - GetDirectResults
 //   - RunAsync
 type TGetFunctionsReq struct {
-	SessionHandle *TSessionHandle       `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
-	CatalogName   *TIdentifier          `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
-	SchemaName    *TPatternOrIdentifier `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
-	FunctionName  TPatternOrIdentifier  `thrift:"functionName,4,required" db:"functionName" json:"functionName"`
+	SessionHandle *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
+	CatalogName   *string         `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *string         `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+	FunctionName  string          `thrift:"functionName,4,required" db:"functionName" json:"functionName"`
 	// unused fields # 5 to 1280
 	GetDirectResults *TSparkGetDirectResults `thrift:"getDirectResults,1281" db:"getDirectResults" json:"getDirectResults,omitempty"`
 	RunAsync         bool                    `thrift:"runAsync,1282" db:"runAsync" json:"runAsync"`
@@ -19074,25 +19051,25 @@ func (p *TGetFunctionsReq) GetSessionHandle() *TSessionHandle {
 	return p.SessionHandle
 }
 
-var TGetFunctionsReq_CatalogName_DEFAULT TIdentifier
+var TGetFunctionsReq_CatalogName_DEFAULT string
 
-func (p *TGetFunctionsReq) GetCatalogName() TIdentifier {
+func (p *TGetFunctionsReq) GetCatalogName() string {
 	if !p.IsSetCatalogName() {
 		return TGetFunctionsReq_CatalogName_DEFAULT
 	}
 	return *p.CatalogName
 }
 
-var TGetFunctionsReq_SchemaName_DEFAULT TPatternOrIdentifier
+var TGetFunctionsReq_SchemaName_DEFAULT string
 
-func (p *TGetFunctionsReq) GetSchemaName() TPatternOrIdentifier {
+func (p *TGetFunctionsReq) GetSchemaName() string {
 	if !p.IsSetSchemaName() {
 		return TGetFunctionsReq_SchemaName_DEFAULT
 	}
 	return *p.SchemaName
 }
 
-func (p *TGetFunctionsReq) GetFunctionName() TPatternOrIdentifier {
+func (p *TGetFunctionsReq) GetFunctionName() string {
 	return p.FunctionName
 }
 
@@ -19242,8 +19219,7 @@ func (p *TGetFunctionsReq) ReadField2(ctx context.Context, iprot thrift.TProtoco
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 2: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.CatalogName = &temp
+		p.CatalogName = &v
 	}
 	return nil
 }
@@ -19252,8 +19228,7 @@ func (p *TGetFunctionsReq) ReadField3(ctx context.Context, iprot thrift.TProtoco
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 3: ", err)
 	} else {
-		temp := TPatternOrIdentifier(v)
-		p.SchemaName = &temp
+		p.SchemaName = &v
 	}
 	return nil
 }
@@ -19262,8 +19237,7 @@ func (p *TGetFunctionsReq) ReadField4(ctx context.Context, iprot thrift.TProtoco
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 4: ", err)
 	} else {
-		temp := TPatternOrIdentifier(v)
-		p.FunctionName = temp
+		p.FunctionName = v
 	}
 	return nil
 }
@@ -19691,9 +19665,9 @@ func (p *TGetFunctionsResp) String() string {
 //   - RunAsync
 type TGetPrimaryKeysReq struct {
 	SessionHandle *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
-	CatalogName   *TIdentifier    `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
-	SchemaName    *TIdentifier    `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
-	TableName     *TIdentifier    `thrift:"tableName,4" db:"tableName" json:"tableName,omitempty"`
+	CatalogName   *string         `thrift:"catalogName,2" db:"catalogName" json:"catalogName,omitempty"`
+	SchemaName    *string         `thrift:"schemaName,3" db:"schemaName" json:"schemaName,omitempty"`
+	TableName     *string         `thrift:"tableName,4" db:"tableName" json:"tableName,omitempty"`
 	// unused fields # 5 to 1280
 	GetDirectResults *TSparkGetDirectResults `thrift:"getDirectResults,1281" db:"getDirectResults" json:"getDirectResults,omitempty"`
 	RunAsync         bool                    `thrift:"runAsync,1282" db:"runAsync" json:"runAsync"`
@@ -19712,27 +19686,27 @@ func (p *TGetPrimaryKeysReq) GetSessionHandle() *TSessionHandle {
 	return p.SessionHandle
 }
 
-var TGetPrimaryKeysReq_CatalogName_DEFAULT TIdentifier
+var TGetPrimaryKeysReq_CatalogName_DEFAULT string
 
-func (p *TGetPrimaryKeysReq) GetCatalogName() TIdentifier {
+func (p *TGetPrimaryKeysReq) GetCatalogName() string {
 	if !p.IsSetCatalogName() {
 		return TGetPrimaryKeysReq_CatalogName_DEFAULT
 	}
 	return *p.CatalogName
 }
 
-var TGetPrimaryKeysReq_SchemaName_DEFAULT TIdentifier
+var TGetPrimaryKeysReq_SchemaName_DEFAULT string
 
-func (p *TGetPrimaryKeysReq) GetSchemaName() TIdentifier {
+func (p *TGetPrimaryKeysReq) GetSchemaName() string {
 	if !p.IsSetSchemaName() {
 		return TGetPrimaryKeysReq_SchemaName_DEFAULT
 	}
 	return *p.SchemaName
 }
 
-var TGetPrimaryKeysReq_TableName_DEFAULT TIdentifier
+var TGetPrimaryKeysReq_TableName_DEFAULT string
 
-func (p *TGetPrimaryKeysReq) GetTableName() TIdentifier {
+func (p *TGetPrimaryKeysReq) GetTableName() string {
 	if !p.IsSetTableName() {
 		return TGetPrimaryKeysReq_TableName_DEFAULT
 	}
@@ -19884,8 +19858,7 @@ func (p *TGetPrimaryKeysReq) ReadField2(ctx context.Context, iprot thrift.TProto
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 2: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.CatalogName = &temp
+		p.CatalogName = &v
 	}
 	return nil
 }
@@ -19894,8 +19867,7 @@ func (p *TGetPrimaryKeysReq) ReadField3(ctx context.Context, iprot thrift.TProto
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 3: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.SchemaName = &temp
+		p.SchemaName = &v
 	}
 	return nil
 }
@@ -19904,8 +19876,7 @@ func (p *TGetPrimaryKeysReq) ReadField4(ctx context.Context, iprot thrift.TProto
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 4: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.TableName = &temp
+		p.TableName = &v
 	}
 	return nil
 }
@@ -20343,12 +20314,12 @@ func (p *TGetPrimaryKeysResp) String() string {
 //   - RunAsync
 type TGetCrossReferenceReq struct {
 	SessionHandle      *TSessionHandle `thrift:"sessionHandle,1,required" db:"sessionHandle" json:"sessionHandle"`
-	ParentCatalogName  *TIdentifier    `thrift:"parentCatalogName,2" db:"parentCatalogName" json:"parentCatalogName,omitempty"`
-	ParentSchemaName   *TIdentifier    `thrift:"parentSchemaName,3" db:"parentSchemaName" json:"parentSchemaName,omitempty"`
-	ParentTableName    *TIdentifier    `thrift:"parentTableName,4" db:"parentTableName" json:"parentTableName,omitempty"`
-	ForeignCatalogName *TIdentifier    `thrift:"foreignCatalogName,5" db:"foreignCatalogName" json:"foreignCatalogName,omitempty"`
-	ForeignSchemaName  *TIdentifier    `thrift:"foreignSchemaName,6" db:"foreignSchemaName" json:"foreignSchemaName,omitempty"`
-	ForeignTableName   *TIdentifier    `thrift:"foreignTableName,7" db:"foreignTableName" json:"foreignTableName,omitempty"`
+	ParentCatalogName  *string         `thrift:"parentCatalogName,2" db:"parentCatalogName" json:"parentCatalogName,omitempty"`
+	ParentSchemaName   *string         `thrift:"parentSchemaName,3" db:"parentSchemaName" json:"parentSchemaName,omitempty"`
+	ParentTableName    *string         `thrift:"parentTableName,4" db:"parentTableName" json:"parentTableName,omitempty"`
+	ForeignCatalogName *string         `thrift:"foreignCatalogName,5" db:"foreignCatalogName" json:"foreignCatalogName,omitempty"`
+	ForeignSchemaName  *string         `thrift:"foreignSchemaName,6" db:"foreignSchemaName" json:"foreignSchemaName,omitempty"`
+	ForeignTableName   *string         `thrift:"foreignTableName,7" db:"foreignTableName" json:"foreignTableName,omitempty"`
 	// unused fields # 8 to 1280
 	GetDirectResults *TSparkGetDirectResults `thrift:"getDirectResults,1281" db:"getDirectResults" json:"getDirectResults,omitempty"`
 	RunAsync         bool                    `thrift:"runAsync,1282" db:"runAsync" json:"runAsync"`
@@ -20367,54 +20338,54 @@ func (p *TGetCrossReferenceReq) GetSessionHandle() *TSessionHandle {
 	return p.SessionHandle
 }
 
-var TGetCrossReferenceReq_ParentCatalogName_DEFAULT TIdentifier
+var TGetCrossReferenceReq_ParentCatalogName_DEFAULT string
 
-func (p *TGetCrossReferenceReq) GetParentCatalogName() TIdentifier {
+func (p *TGetCrossReferenceReq) GetParentCatalogName() string {
 	if !p.IsSetParentCatalogName() {
 		return TGetCrossReferenceReq_ParentCatalogName_DEFAULT
 	}
 	return *p.ParentCatalogName
 }
 
-var TGetCrossReferenceReq_ParentSchemaName_DEFAULT TIdentifier
+var TGetCrossReferenceReq_ParentSchemaName_DEFAULT string
 
-func (p *TGetCrossReferenceReq) GetParentSchemaName() TIdentifier {
+func (p *TGetCrossReferenceReq) GetParentSchemaName() string {
 	if !p.IsSetParentSchemaName() {
 		return TGetCrossReferenceReq_ParentSchemaName_DEFAULT
 	}
 	return *p.ParentSchemaName
 }
 
-var TGetCrossReferenceReq_ParentTableName_DEFAULT TIdentifier
+var TGetCrossReferenceReq_ParentTableName_DEFAULT string
 
-func (p *TGetCrossReferenceReq) GetParentTableName() TIdentifier {
+func (p *TGetCrossReferenceReq) GetParentTableName() string {
 	if !p.IsSetParentTableName() {
 		return TGetCrossReferenceReq_ParentTableName_DEFAULT
 	}
 	return *p.ParentTableName
 }
 
-var TGetCrossReferenceReq_ForeignCatalogName_DEFAULT TIdentifier
+var TGetCrossReferenceReq_ForeignCatalogName_DEFAULT string
 
-func (p *TGetCrossReferenceReq) GetForeignCatalogName() TIdentifier {
+func (p *TGetCrossReferenceReq) GetForeignCatalogName() string {
 	if !p.IsSetForeignCatalogName() {
 		return TGetCrossReferenceReq_ForeignCatalogName_DEFAULT
 	}
 	return *p.ForeignCatalogName
 }
 
-var TGetCrossReferenceReq_ForeignSchemaName_DEFAULT TIdentifier
+var TGetCrossReferenceReq_ForeignSchemaName_DEFAULT string
 
-func (p *TGetCrossReferenceReq) GetForeignSchemaName() TIdentifier {
+func (p *TGetCrossReferenceReq) GetForeignSchemaName() string {
 	if !p.IsSetForeignSchemaName() {
 		return TGetCrossReferenceReq_ForeignSchemaName_DEFAULT
 	}
 	return *p.ForeignSchemaName
 }
 
-var TGetCrossReferenceReq_ForeignTableName_DEFAULT TIdentifier
+var TGetCrossReferenceReq_ForeignTableName_DEFAULT string
 
-func (p *TGetCrossReferenceReq) GetForeignTableName() TIdentifier {
+func (p *TGetCrossReferenceReq) GetForeignTableName() string {
 	if !p.IsSetForeignTableName() {
 		return TGetCrossReferenceReq_ForeignTableName_DEFAULT
 	}
@@ -20608,8 +20579,7 @@ func (p *TGetCrossReferenceReq) ReadField2(ctx context.Context, iprot thrift.TPr
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 2: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.ParentCatalogName = &temp
+		p.ParentCatalogName = &v
 	}
 	return nil
 }
@@ -20618,8 +20588,7 @@ func (p *TGetCrossReferenceReq) ReadField3(ctx context.Context, iprot thrift.TPr
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 3: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.ParentSchemaName = &temp
+		p.ParentSchemaName = &v
 	}
 	return nil
 }
@@ -20628,8 +20597,7 @@ func (p *TGetCrossReferenceReq) ReadField4(ctx context.Context, iprot thrift.TPr
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 4: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.ParentTableName = &temp
+		p.ParentTableName = &v
 	}
 	return nil
 }
@@ -20638,8 +20606,7 @@ func (p *TGetCrossReferenceReq) ReadField5(ctx context.Context, iprot thrift.TPr
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 5: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.ForeignCatalogName = &temp
+		p.ForeignCatalogName = &v
 	}
 	return nil
 }
@@ -20648,8 +20615,7 @@ func (p *TGetCrossReferenceReq) ReadField6(ctx context.Context, iprot thrift.TPr
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 6: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.ForeignSchemaName = &temp
+		p.ForeignSchemaName = &v
 	}
 	return nil
 }
@@ -20658,8 +20624,7 @@ func (p *TGetCrossReferenceReq) ReadField7(ctx context.Context, iprot thrift.TPr
 	if v, err := iprot.ReadString(ctx); err != nil {
 		return thrift.PrependError("error reading field 7: ", err)
 	} else {
-		temp := TIdentifier(v)
-		p.ForeignTableName = &temp
+		p.ForeignTableName = &v
 	}
 	return nil
 }
