@@ -71,7 +71,7 @@ func run(log *slog.Logger) error {
 	}
 	engine, err := sqlengine.Open(ctx, sqlengine.Options{
 		TPCHDir: dir, DataDir: cfg.DataDir, Threads: cfg.Threads, MemoryLimit: cfg.MemoryLimit,
-		MaxTimeout: cfg.StatementTimeout, TempDir: "/tmp/duckdb",
+		MaxTimeout: cfg.StatementTimeout, TempDir: cfg.TempDir, MaxTempSize: cfg.MaxTempSize,
 	})
 	if err != nil {
 		return err

@@ -42,6 +42,8 @@ type Config struct {
 	DrainTimeout                   time.Duration
 	Threads                        int
 	MemoryLimit                    string
+	// TempDir is where DuckDB spills ("": nowhere); MaxTempSize bounds it (Options).
+	TempDir, MaxTempSize string
 }
 
 // FromEnv reads the configuration through lookup (os.LookupEnv).
@@ -63,6 +65,8 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		DrainTimeout:     r.Duration("DRAIN_TIMEOUT", 25*time.Second),
 		Threads:          r.Int("SERVERLESSPLANE_THREADS", 0),
 		MemoryLimit:      r.String("SERVERLESSPLANE_MEMORY_LIMIT", ""),
+		TempDir:          r.String("SERVERLESSPLANE_TEMP_DIR", ""),
+		MaxTempSize:      r.String("SERVERLESSPLANE_MAX_TEMP_SIZE", DefaultMaxTempSize),
 	}
 	// The container's memory limit (the downward API's limits.memory, in bytes): DuckDB gets
 	// three quarters of it, leaving the rest to Go and the result being streamed.

@@ -1,7 +1,8 @@
 // Package sqlengine is the SQL engine of a warehouse pod: DuckDB, opened so that nothing it runs
-// can reach past the pod (no extension downloads, no files but the warehouse's data, settings
-// locked), running each statement with a timeout and cancellation and streaming its result in
-// chunks (internal/sqlwire). The gateway is its only client (server.go).
+// can reach past the pod or the statement (no extension downloads, no files but the warehouse's
+// data, settings locked, queries only, a new connection for each statement), running each
+// statement with a timeout and cancellation and streaming its result in chunks
+// (internal/sqlwire). The gateway is its only client (server.go).
 package sqlengine
 
 import (
@@ -43,9 +44,19 @@ type Options struct {
 	DefaultTimeout, MaxTimeout time.Duration
 	// ChunkRows is the rows per frame of a statement that names none.
 	ChunkRows int
-	// TempDir is where DuckDB spills what does not fit its memory ("": DuckDB's default).
+	// TempDir is where DuckDB spills what does not fit its memory; "": nowhere, a statement past
+	// the memory limit fails. DuckDB lets every statement read the directory it spills to (it
+	// adds it to allowed_directories when external access goes off, and then allows no change),
+	// so turning spilling on lets statements read each other's spill files; they never write
+	// there, as only queries run.
 	TempDir string
+	// MaxTempSize bounds the spill (max_temp_directory_size, a DuckDB size such as "10GiB");
+	// "": DefaultMaxTempSize.
+	MaxTempSize string
 }
+
+// DefaultMaxTempSize bounds the spill of an engine whose options name no bound.
+const DefaultMaxTempSize = "1GiB"
 
 // Engine runs statements on one DuckDB database.
 type Engine struct {
@@ -65,10 +76,16 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 	if o.ChunkRows <= 0 {
 		o.ChunkRows = 10000
 	}
+	if o.MaxTempSize == "" {
+		o.MaxTempSize = DefaultMaxTempSize
+	}
 	db, err := sql.Open("duckdb", DSN)
 	if err != nil {
 		return nil, err
 	}
+	// Every statement gets a new connection: DuckDB keeps session state (search path, random
+	// seed, prepared statements) per connection, and none of it may pass to the next caller.
+	db.SetMaxIdleConns(0)
 	e := &Engine{db: db, o: o}
 	setup, err := e.setupStatements()
 	if err != nil {
@@ -84,9 +101,9 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 	return e, nil
 }
 
-// setupStatements show the data and then lock DuckDB down: only the data directories can be
-// read, nothing can be written outside the database, no extension can be installed, and no
-// statement can change that.
+// setupStatements show the data and then lock DuckDB down: only the data directories (and the
+// spill directory, if any) can be read, no extension can be installed, and no statement can
+// change that. Nothing is written but the spill: only queries run (onlyQuery).
 func (e *Engine) setupStatements() ([]string, error) {
 	var s, allowed []string
 	if e.o.Threads > 0 {
@@ -95,8 +112,10 @@ func (e *Engine) setupStatements() ([]string, error) {
 	if e.o.MemoryLimit != "" {
 		s = append(s, "SET memory_limit = "+quote(e.o.MemoryLimit))
 	}
+	// Set even when empty: DuckDB allows its default (./.tmp) once external access goes off.
+	s = append(s, "SET temp_directory = "+quote(e.o.TempDir))
 	if e.o.TempDir != "" {
-		s = append(s, "SET temp_directory = "+quote(e.o.TempDir))
+		s = append(s, "SET max_temp_directory_size = "+quote(e.o.MaxTempSize))
 	}
 	if e.o.TPCHDir != "" {
 		s = append(s, tpch.Views(e.o.TPCHDir)...)
@@ -188,7 +207,16 @@ func (e *Engine) Run(ctx context.Context, req sqlwire.Request, emit func(sqlwire
 			args = append(args, sql.Named(name, *v))
 		}
 	}
-	rows, err := e.db.QueryContext(ctx, statement, args...)
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return statementError(ctx, err)
+	}
+	defer conn.Close()
+	// The check is of the text that runs, after the parameters are bound.
+	if err := onlyQuery(ctx, conn, statement); err != nil {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, statement, args...)
 	if err != nil {
 		return statementError(ctx, err)
 	}

@@ -78,6 +78,18 @@ func (l *Limiter) Allow(key string, calls int64, period time.Duration) (ok bool,
 	return b.take(now)
 }
 
+// Return gives back the token a call to Allow took, as if that call had not been made: the
+// gateway takes one before a TokenReview and gives it back when the token proves good. An
+// unknown or full bucket is left as it is, so Return never adds capacity.
+func (l *Limiter) Return(key string) {
+	now := l.clk.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, found := l.buckets[key]; found && !b.full(now) {
+		b.give(now)
+	}
+}
+
 // Len returns how many buckets the limiter holds (for metrics).
 func (l *Limiter) Len() int {
 	l.mu.Lock()
@@ -130,6 +142,20 @@ func (b *bucket) take(now time.Time) (bool, time.Duration) {
 		wait += time.Nanosecond
 	}
 	return false, wait
+}
+
+// give undoes one take: the debt shrinks by period/calls, exactly, and never below none.
+func (b *bucket) give(now time.Time) {
+	p := int64(b.period)
+	b.paidOff = b.paidOff.Add(-time.Duration(p / b.calls))
+	b.rem -= p % b.calls
+	if b.rem < 0 {
+		b.paidOff = b.paidOff.Add(-time.Nanosecond)
+		b.rem += b.calls
+	}
+	if b.full(now) {
+		b.paidOff, b.rem = now, 0
+	}
 }
 
 // resize gives the bucket a new limit at now: it keeps the whole tokens it had, at most the

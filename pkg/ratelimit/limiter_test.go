@@ -264,3 +264,42 @@ func TestAllowConcurrent(t *testing.T) {
 		t.Fatalf("allowed %d of 400 concurrent calls under 100 per minute, want 100", got)
 	}
 }
+
+func TestReturn(t *testing.T) {
+	tests := []struct {
+		name string
+		// taken calls are allowed, then returned are given back, then the test counts how many
+		// more calls are allowed at the same instant.
+		calls, taken, returned int64
+		period                 time.Duration
+		wantAllowed            int64
+	}{
+		{name: "a returned token is taken again", calls: 3, taken: 3, returned: 1, period: time.Minute, wantAllowed: 1},
+		{name: "every token returned refills the bucket", calls: 3, taken: 3, returned: 3, period: time.Minute, wantAllowed: 3},
+		{name: "returning to a full bucket adds no capacity", calls: 3, taken: 0, returned: 2, period: time.Minute, wantAllowed: 3},
+		{name: "returning more than was taken adds no capacity", calls: 3, taken: 1, returned: 5, period: time.Minute, wantAllowed: 3},
+		{name: "a period that does not divide evenly is given back exactly", calls: 7, taken: 7, returned: 7, period: time.Second, wantAllowed: 7},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := New(clocktesting.NewFakePassiveClock(t0))
+			for range tc.taken {
+				if ok, _ := l.Allow("k", tc.calls, tc.period); !ok {
+					t.Fatal("a call of the first burst was refused")
+				}
+			}
+			for range tc.returned {
+				l.Return("k")
+			}
+			var allowed int64
+			for ok := true; ok; {
+				if ok, _ = l.Allow("k", tc.calls, tc.period); ok {
+					allowed++
+				}
+			}
+			if allowed != tc.wantAllowed {
+				t.Fatalf("%d calls allowed after the returns, want %d", allowed, tc.wantAllowed)
+			}
+		})
+	}
+}
