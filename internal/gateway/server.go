@@ -225,16 +225,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	s.o.Metrics.duration.WithLabelValues(labels...).Observe(s.o.Clock.Since(start).Seconds())
 }
 
-// authenticate answers 401 itself and returns false when the request bears no valid token.
+// authenticate answers 401 (or 429 for a source with too many failed tokens) itself and returns false when the request bears no valid token.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (authnv1.UserInfo, bool) {
-	user, err := s.o.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
-	if errors.Is(err, errUnauthenticated) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="serverlessplane"`)
-		apierror.Write(w, http.StatusUnauthorized, apierror.Unauthenticated, "a valid bearer token is required: send Authorization: Bearer <token>")
-		return user, false
-	}
+	user, err := s.o.Auth.AuthenticateFrom(r.Context(), r.RemoteAddr, r.Header.Get("Authorization"))
 	if err != nil {
-		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, err.Error())
+		writeAuthError(w, err)
 		return user, false
 	}
 	return user, true

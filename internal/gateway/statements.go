@@ -57,8 +57,8 @@ type executeRequest struct {
 // statement is one submitted statement and, once finished, its result.
 type statement struct {
 	id, namespace, warehouse, user, uid string
-	req                            sqlwire.Request
-	submitted                      time.Time
+	req                                 sqlwire.Request
+	submitted                           time.Time
 	// done is closed when the statement reaches a final state.
 	done chan struct{}
 
