@@ -117,15 +117,16 @@ func final(state string) bool {
 
 // statusOf is the operation's state, with the error of a failed one.
 func statusOf(snap Snapshot) *tcli.TGetOperationStatusResp {
-	resp := &tcli.TGetOperationStatusResp{Status: okStatus(), OperationState: ptr(operationState(snap.State)),
-		HasResultSet: ptr(snap.State == sqlwire.StateSucceeded)}
+	// hasResultSet is said only of a result that is there: drivers take false for an empty
+	// result and then read no state, where a failed statement's error is.
+	resp := &tcli.TGetOperationStatusResp{Status: okStatus(), OperationState: ptr(operationState(snap.State))}
 	if e := snap.Error; e != nil {
 		st := statementStatus(e)
 		resp.SqlState, resp.ErrorMessage, resp.DisplayMessage = st.SqlState, st.ErrorMessage, st.DisplayMessage
 		resp.ErrorCode = ptr(int32(0))
 	}
 	if snap.State == sqlwire.StateSucceeded {
-		resp.NumModifiedRows = ptr(int64(0))
+		resp.HasResultSet, resp.NumModifiedRows = ptr(true), ptr(int64(0))
 	}
 	return resp
 }
@@ -249,8 +250,8 @@ func (s *Server) fetch(op *operation, snap Snapshot, orientation tcli.TFetchOrie
 }
 
 // directResults answers an operation's status, and its first rows when it has ended, in the
-// call that started it, so that a short statement is one round trip. When the whole result
-// fits, the operation is closed too, and the driver asks nothing more.
+// call that started it, so that a short statement is one round trip. When the whole result of
+// a successful one fits, the operation is closed too, and the driver asks nothing more.
 func (s *Server) directResults(ctx context.Context, op *operation, want *tcli.TSparkGetDirectResults, wait time.Duration) *tcli.TSparkDirectResults {
 	if op.statement != "" {
 		s.o.Statements.Wait(ctx, op.statement, wait)
@@ -263,12 +264,14 @@ func (s *Server) directResults(ctx context.Context, op *operation, want *tcli.TS
 	if !final(snap.State) {
 		return d
 	}
-	if snap.State == sqlwire.StateSucceeded {
-		d.ResultSetMetadata = metadataOf(snap.Columns)
-		d.ResultSet = s.fetch(op, snap, tcli.TFetchOrientation_FETCH_FIRST, want.MaxRows, want.GetMaxBytes())
-		if d.ResultSet.GetHasMoreRows() {
-			return d
-		}
+	if snap.State != sqlwire.StateSucceeded {
+		// A failed or canceled operation stays open: the driver asks for its status and closes it.
+		return d
+	}
+	d.ResultSetMetadata = metadataOf(snap.Columns)
+	d.ResultSet = s.fetch(op, snap, tcli.TFetchOrientation_FETCH_FIRST, want.MaxRows, want.GetMaxBytes())
+	if d.ResultSet.GetHasMoreRows() {
+		return d
 	}
 	d.CloseOperation = &tcli.TCloseOperationResp{Status: okStatus()}
 	s.mu.Lock()

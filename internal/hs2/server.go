@@ -164,9 +164,11 @@ func (s *Server) Expire(now time.Time) {
 	}
 }
 
-// newID is a random handle identifier.
+// newID is a random handle identifier: a version 4 UUID, which drivers print as the session's
+// or operation's id (and refuse to print otherwise).
 func newID() []byte {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
 	return b
 }
