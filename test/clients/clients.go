@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,28 @@ import (
 	"path/filepath"
 	"runtime"
 )
+
+// BigResult is a 100,000-row query of every kind of column the SQL driver reads; BigSums is
+// the sums its rows must add up to, as DuckDB computes them, for SumsJSON.
+const (
+	BigResult = `SELECT range AS id, range % 7 = 0 AS flag, range * 1.5 AS x, CAST(range AS DECIMAL(18,2)) AS d,
+	DATE '2020-01-01' + CAST(range % 365 AS INTEGER) AS day, 'row ' || range AS label FROM range(100000)`
+	BigSums = `SELECT sum(id)::VARCHAR AS id, sum(flag::INTEGER)::VARCHAR AS flags, sum(x)::VARCHAR AS x, sum(d)::VARCHAR AS d,
+	count(DISTINCT day)::VARCHAR AS days, sum(length(label))::VARCHAR AS label FROM (` + BigResult + `)`
+)
+
+// SumsJSON is BigSums' row as sqldriver.test.cjs reads it (SPL_BIG_SUMS).
+func SumsJSON(row []*string) string {
+	names := []string{"id", "flags", "x", "d", "days", "label"}
+	m := map[string]*string{}
+	for i, n := range names {
+		if i < len(row) {
+			m[n] = row[i]
+		}
+	}
+	data, _ := json.Marshal(m)
+	return string(data)
+}
 
 // ErrNoNode says node or npm is not installed: tiers skip, saying so.
 var ErrNoNode = errors.New("node and npm are not installed (apt-get install nodejs npm): Databricks' clients cannot run")

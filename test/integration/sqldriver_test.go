@@ -30,15 +30,6 @@ import (
 	"github.com/serverlessplane/operator/test/framework"
 )
 
-// bigResult is a 100,000-row query of every kind of column the driver reads, and the sums the
-// driver's rows must add up to, as DuckDB computes them.
-const (
-	bigResult = `SELECT range AS id, range % 7 = 0 AS flag, range * 1.5 AS x, CAST(range AS DECIMAL(18,2)) AS d,
-	DATE '2020-01-01' + CAST(range % 365 AS INTEGER) AS day, 'row ' || range AS label FROM range(100000)`
-	bigSums = `SELECT sum(id)::VARCHAR AS id, sum(flag::INTEGER)::VARCHAR AS flags, sum(x)::VARCHAR AS x, sum(d)::VARCHAR AS d,
-	count(DISTINCT day)::VARCHAR AS days, sum(length(label))::VARCHAR AS label FROM (` + bigResult + `)`
-)
-
 // Databricks' Node SQL driver, from npm, against the gateway's Thrift API on loopback: the
 // gateway's authentication and authorization against envtest, its statement queue, and real
 // DuckDB engines with TPC-H data behind real mTLS.
@@ -65,12 +56,12 @@ var _ = Describe("SQL drivers (Thrift)", Ordered, func() {
 		h.enginePod(ctx, ns, "bi", "c1", true, engine)
 
 		q1 := engineRows(ctx, engine.Engine, tpch.Queries["q1"])
-		sums := engineRows(ctx, engine.Engine, bigSums)[0]
+		sums := engineRows(ctx, engine.Engine, clients.BigSums)[0]
 		Expect(clients.Test(ctx, modules, "sqldriver.test.cjs", map[string]string{
 			"SPL_HOST": "localhost", "SPL_PORT": strconv.Itoa(port), "SPL_PATH": "/workspaces/" + ns + "/sql/1.0/warehouses/bi",
 			"SPL_CA": ca, "SPL_TOKEN": workspaceUser(ctx, ns), "SPL_OTHER_TOKEN": workspaceUser(ctx, other),
-			"SPL_Q1_SQL": tpch.Queries["q1"], "SPL_Q1": mustJSON(q1), "SPL_BIG_SQL": bigResult,
-			"SPL_BIG_SUMS": mustJSON(map[string]*string{"id": sums[0], "flags": sums[1], "x": sums[2], "d": sums[3], "days": sums[4], "label": sums[5]}),
+			"SPL_Q1_SQL": tpch.Queries["q1"], "SPL_Q1": mustJSON(q1), "SPL_BIG_SQL": clients.BigResult,
+			"SPL_BIG_SUMS": clients.SumsJSON(sums),
 		}, GinkgoWriter)).To(Succeed())
 
 		By("the driver's cancel reached the engine: the statement ended CANCELED, and nothing runs on")

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -17,7 +21,10 @@ import (
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/sqlwire"
 	"github.com/serverlessplane/operator/internal/tpch"
+	"github.com/serverlessplane/operator/pkg/naming"
 	b "github.com/serverlessplane/operator/test/builders"
+	"github.com/serverlessplane/operator/test/clients"
+	"github.com/serverlessplane/operator/test/localcluster"
 )
 
 // statement submits a statement to the warehouse and returns the gateway's answer.
@@ -81,6 +88,8 @@ func (f *fixture) expectSQL(tm *timings) {
 	}
 	t.Logf("TPC-H Q1, first row: %s", cells(st.Result.DataArray[0]))
 	tm.mark("TPC-H Q1 through the gateway: 4 rows")
+	f.expectSQLDriver(s, user, st.Result.DataArray)
+	tm.mark("Databricks' Node SQL driver through the gateway's Thrift API")
 
 	// Statements of about two core-seconds each, so that 40 of them queue long enough for the
 	// autoscaler (a 15 s tick) to see the queue.
@@ -180,4 +189,41 @@ func cells(row []*string) string {
 		}
 	}
 	return out
+}
+
+// expectSQLDriver runs Databricks' Node SQL driver (test/clients) against the warehouse tpch
+// through a gateway pod, by the Service's name as its certificate has it: the same script as
+// the integration tier's, with the Q1 rows and the sums the REST API answered as what the
+// driver must read.
+func (f *fixture) expectSQLDriver(s *scorer, user string, q1 [][]*string) {
+	t := f.t
+	modules, err := clients.Install(f.ctx, io.Discard)
+	if errors.Is(err, clients.ErrNoNode) && os.Getenv("SERVERLESSPLANE_REQUIRE_REAL_NODE") == "" {
+		t.Logf("skipping the SQL driver: %v", err)
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, sums, raw := s.statement(f.ctx, user, map[string]any{"statement": clients.BigSums, "warehouse_id": "tpch", "wait_timeout": "50s"})
+	if code != http.StatusOK || sums.Status.State != "SUCCEEDED" || sums.Result == nil || len(sums.Result.DataArray) != 1 {
+		t.Fatalf("the driver's sums through the REST API: %d %s", code, raw)
+	}
+	q1JSON, _ := json.Marshal(q1)
+	host := naming.GatewayService + "." + localcluster.OperatorNamespace + ".svc"
+	addr, port, _ := net.SplitHostPort(f.gatewayAddr())
+	ca := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(ca, []byte(f.caBundle()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = clients.Test(f.ctx, modules, "sqldriver.test.cjs", map[string]string{
+		"SPL_HOST": host, "SPL_RESOLVE": host + "=" + addr, "SPL_PORT": port, "SPL_PATH": "/workspaces/" + f.nsA + "/sql/1.0/warehouses/tpch",
+		"SPL_CA": ca, "SPL_TOKEN": user, "SPL_OTHER_TOKEN": f.serviceAccountToken(f.nsB, "driver-other", true),
+		"SPL_Q1_SQL": tpch.Queries["q1"], "SPL_Q1": string(q1JSON), "SPL_BIG_SQL": clients.BigResult, "SPL_BIG_SUMS": clients.SumsJSON(sums.Result.DataArray[0]),
+	}, &out)
+	t.Logf("Databricks' Node SQL driver through the gateway:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
 }
