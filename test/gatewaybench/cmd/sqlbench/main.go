@@ -94,6 +94,10 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 		return err
 	}
 	defer stop()
+	drv, stopDriver, driverErr := startDriver(ctx, gw.handler, gw.dir)
+	if driverErr == nil {
+		defer stopDriver()
+	}
 
 	var rows []string
 	for _, q := range queries {
@@ -101,7 +105,7 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 		if !ok {
 			return fmt.Errorf("no TPC-H query %q", q)
 		}
-		var d, g []time.Duration
+		var d, g, v []time.Duration
 		for i := -3; i < runs; i++ { // three warm-up runs of each
 			t0 := time.Now()
 			n, err := runDirect(direct, text)
@@ -120,10 +124,34 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 			if i >= 0 {
 				d, g = append(d, t1.Sub(t0)), append(g, t2.Sub(t1))
 			}
+			if drv != nil {
+				took, k, err := drv.statement(text)
+				if err != nil {
+					return fmt.Errorf("%s through the SQL driver: %w", q, err)
+				}
+				if k != n {
+					return fmt.Errorf("%s: %d rows direct, %d through the SQL driver", q, n, k)
+				}
+				if i >= 0 {
+					v = append(v, took)
+				}
+			}
 		}
 		ds, gs := measure(d), measure(g)
-		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %+.1f%% |", strings.ToUpper(q), ms(ds.median), ms(ds.p90), ms(gs.median), ms(gs.p90),
-			100*(gs.median.Seconds()/ds.median.Seconds()-1)))
+		row := fmt.Sprintf("| %s | %s | %s | %s | %s | %+.1f%% (%s) |", strings.ToUpper(q), ms(ds.median), ms(ds.p90), ms(gs.median), ms(gs.p90),
+			100*(gs.median.Seconds()/ds.median.Seconds()-1), ms(gs.median-ds.median))
+		if drv != nil {
+			vs := measure(v)
+			row += fmt.Sprintf(" %s | %s | %+.1f%% (%s) |", ms(vs.median), ms(vs.p90), 100*(vs.median.Seconds()/ds.median.Seconds()-1), ms(vs.median-ds.median))
+		} else {
+			row += " – | – | – |"
+		}
+		rows = append(rows, row)
+	}
+	driverNote := "Databricks' Node SQL driver (`@databricks/sql` 2.1.0, test/clients) on one session of `POST /sql/1.0/warehouses/{id}` over TLS on loopback, " +
+		"`executeStatement` (direct results) and `fetchAll`, timed by the driver's process; column-based results (the gateway does not send Arrow yet)"
+	if driverErr != nil {
+		driverNote = "not measured: " + driverErr.Error()
 	}
 
 	done, failed, elapsed := throughput(gw, "SELECT 1", duration, clients)
@@ -137,10 +165,11 @@ reused from %s). Each query runs %d times on each path, alternating, after three
 - **direct**: DuckDB embedded in this process, the same Parquet views, every row read;
 - **gateway**: `+"`POST /api/2.0/sql/statements`"+` (wait 50s) to the gateway's handler on loopback
   (token and access reviews cached, as between TTL expiries), the statement queue, mTLS to a
-  real engine (internal/sqlengine) on loopback, the result streamed back and answered as JSON.
+  real engine (internal/sqlengine) on loopback, the result streamed back and answered as JSON;
+- **driver**: %s.
 
-| query | direct median | direct p90 | gateway median | gateway p90 | gateway overhead (median) |
-|---|---|---|---|---|---|
+| query | direct median | direct p90 | gateway median | gateway p90 | gateway overhead (median) | driver median | driver p90 | driver overhead (median) |
+|---|---|---|---|---|---|---|---|---|
 %s
 
 A one-cluster warehouse (one engine, at most 10 statements at once), %d clients submitting for %s:
@@ -149,7 +178,7 @@ A one-cluster warehouse (one engine, at most 10 statements at once), %d clients 
 |---|---|---|---|
 | SELECT 1 | %d | %d | %.0f |
 | TPC-H Q6 | %d | %d | %.1f |
-`, runtime.NumCPU(), runtime.GOMAXPROCS(0), scale, gen.Round(time.Millisecond), dir, runs, strings.Join(rows, "\n"),
+`, runtime.NumCPU(), runtime.GOMAXPROCS(0), scale, gen.Round(time.Millisecond), dir, runs, driverNote, strings.Join(rows, "\n"),
 		clients, duration, done, failed, float64(done)/elapsed.Seconds(), q6done, q6failed, float64(q6done)/q6elapsed.Seconds())
 	return nil
 }
@@ -202,6 +231,9 @@ func throughput(gw *gatewayClient, statement string, d time.Duration, clients in
 type gatewayClient struct {
 	url    string
 	client *http.Client
+	// handler is the gateway's, for the SQL driver's TLS front; dir holds the stack's files.
+	handler http.Handler
+	dir     string
 }
 
 // statement submits a statement, waits for it and returns its row count.
@@ -301,5 +333,5 @@ func startStack(ctx context.Context, tpchDir string) (*gatewayClient, func(), er
 		_ = os.RemoveAll(tmp)
 	}
 	return &gatewayClient{url: "http://" + front.Addr().String(), client: &http.Client{Timeout: time.Minute,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}, stop, nil
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256}}, handler: hs.Handler, dir: tmp}, stop, nil
 }

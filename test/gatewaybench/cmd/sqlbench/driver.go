@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/serverlessplane/operator/pkg/certs"
+	"github.com/serverlessplane/operator/test/clients"
+	"github.com/serverlessplane/operator/test/gatewaybench/benchkit"
+)
+
+// driver is Databricks' Node SQL driver on one session of the gateway's Thrift API, run by
+// test/clients/sqldriver-bench.cjs, answering one statement at a time.
+type driver struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Scanner
+}
+
+type driverAnswer struct {
+	Ready bool    `json:"ready"`
+	MS    float64 `json:"ms"`
+	Rows  int     `json:"rows"`
+	Error string  `json:"error"`
+}
+
+// startDriver serves the gateway's handler over TLS on loopback (the driver speaks only
+// HTTPS), with a certificate for localhost in dir, and starts the driver against it; nil and
+// the reason when node is not installed.
+func startDriver(ctx context.Context, handler http.Handler, dir string) (*driver, func(), error) {
+	modules, err := clients.Install(ctx, os.Stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	ca, err := certs.NewCA("sqlbench-ca", now, 24*time.Hour)
+	if err != nil {
+		return nil, nil, err
+	}
+	pair, err := certs.Issue(ca, certs.Serving, "localhost", []string{"localhost"}, now, 24*time.Hour)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := tls.X509KeyPair(pair.Cert, pair.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	caFile := filepath.Join(dir, "driver-ca.crt")
+	if err := os.WriteFile(caFile, ca.Cert, 0o600); err != nil {
+		return nil, nil, err
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return nil, nil, err
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(clients.Dir(), "sqldriver-bench.cjs"))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "NODE_NO_WARNINGS=1", "SPL_HOST=localhost",
+		"SPL_PORT="+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), "SPL_PATH=/workspaces/"+workspace+"/sql/1.0/warehouses/"+warehouse,
+		"SPL_TOKEN="+benchkit.UserToken, "SPL_CA="+caFile)
+	cmd.Stderr = io.Discard // the driver logs its connection at info level
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	d := &driver{cmd: cmd, in: in, out: bufio.NewScanner(out)}
+	stop := func() {
+		_ = in.Close()
+		_ = cmd.Wait()
+		_ = hs.Close()
+	}
+	if a, err := d.read(); err != nil || !a.Ready {
+		stop()
+		return nil, nil, fmt.Errorf("the driver did not connect: %v %s", err, a.Error)
+	}
+	return d, stop, nil
+}
+
+func (d *driver) read() (driverAnswer, error) {
+	var a driverAnswer
+	if !d.out.Scan() {
+		return a, errors.Join(errors.New("the driver exited"), d.out.Err())
+	}
+	err := json.Unmarshal(d.out.Bytes(), &a)
+	return a, err
+}
+
+// statement runs a statement through the driver and returns its time as the driver measured
+// it (execute, fetch every row, close) and its row count.
+func (d *driver) statement(text string) (time.Duration, int, error) {
+	line, _ := json.Marshal(map[string]string{"sql": text})
+	if _, err := d.in.Write(append(line, '\n')); err != nil {
+		return 0, 0, err
+	}
+	a, err := d.read()
+	if err != nil {
+		return 0, 0, err
+	}
+	if a.Error != "" {
+		return 0, 0, errors.New(a.Error)
+	}
+	return time.Duration(a.MS * float64(time.Millisecond)), a.Rows, nil
+}
