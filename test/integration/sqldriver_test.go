@@ -15,9 +15,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/utils/clock"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/gateway"
@@ -80,24 +78,19 @@ var _ = Describe("SQL drivers (Thrift)", Ordered, func() {
 		advance(65 * time.Second)
 		expectState(wh, computev1.WarehouseStopped, 0)
 
+		token := workspaceUser(ctx, ns)
 		var out bytes.Buffer
 		done := make(chan error, 1)
 		go func() {
 			done <- clients.Test(context.WithoutCancel(ctx), modules, "sqldriver-start.test.cjs", map[string]string{
 				"SPL_HOST": "localhost", "SPL_PORT": strconv.Itoa(port), "SPL_PATH": "/workspaces/" + ns + "/sql/1.0/warehouses/adhoc",
-				"SPL_CA": ca, "SPL_TOKEN": workspaceUser(ctx, ns),
+				"SPL_CA": ca, "SPL_TOKEN": token,
 			}, &out)
 		}()
 		By("the operator hears of the waiting statement and starts a cluster")
-		var d appsv1.Deployment
-		Eventually(func(g Gomega) {
-			var list appsv1.DeploymentList
-			g.Expect(k8s.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{computev1.LabelWarehouse: "adhoc"})).To(Succeed())
-			g.Expect(list.Items).To(HaveLen(1))
-			d = list.Items[0]
-		}).Should(Succeed())
+		cluster := startedCluster(ctx, ns, "adhoc")
 		By("its engine becomes ready: the driver's statement runs")
-		h.enginePod(ctx, ns, "adhoc", d.Labels[computev1.LabelCluster], true, h.realEngine())
+		h.enginePod(ctx, ns, "adhoc", cluster, true, h.realEngine())
 		var err error
 		Eventually(done, 2*framework.Timeout).Should(Receive(&err))
 		_, _ = GinkgoWriter.Write(out.Bytes())

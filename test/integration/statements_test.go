@@ -224,16 +224,10 @@ var _ = Describe("Statements", func() {
 		st := decodeStatement(h.statement(user, ns, map[string]any{"statement": "SELECT 42 AS answer", "warehouse_id": "adhoc", "wait_timeout": "0s"}))
 		Expect(st.Status.State).To(Equal("PENDING"))
 		By("the operator hears of it and starts a cluster")
-		var d appsv1.Deployment
-		Eventually(func(g Gomega) {
-			var list appsv1.DeploymentList
-			g.Expect(k8s.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{computev1.LabelWarehouse: "adhoc"})).To(Succeed())
-			g.Expect(list.Items).To(HaveLen(1))
-			d = list.Items[0]
-		}).Should(Succeed())
+		cluster := startedCluster(ctx, ns, "adhoc")
 		Expect(h.get(user, "/workspaces/"+ns+"/api/2.0/sql/statements/"+st.StatementID).body).To(ContainSubstring("PENDING"))
 		By("its engine becomes ready: the statement runs")
-		h.enginePod(ctx, ns, "adhoc", d.Labels[computev1.LabelCluster], true, h.realEngine())
+		h.enginePod(ctx, ns, "adhoc", cluster, true, h.realEngine())
 		st = h.awaitState(user, ns, st.StatementID, "SUCCEEDED")
 		Expect(*st.Result.DataArray[0][0]).To(Equal("42"))
 	})
@@ -467,4 +461,17 @@ func clientCertificate(ca certs.Pair, cn string) []tls.Certificate {
 	c, err := tls.X509KeyPair(pair.Cert, pair.Key)
 	Expect(err).NotTo(HaveOccurred())
 	return []tls.Certificate{c}
+}
+
+// startedCluster waits for the operator to start the one cluster of a stopped warehouse and
+// returns its id.
+func startedCluster(ctx context.Context, ns, warehouse string) string {
+	var d appsv1.Deployment
+	EventuallyWithOffset(1, func(g Gomega) {
+		var list appsv1.DeploymentList
+		g.Expect(k8s.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{computev1.LabelWarehouse: warehouse})).To(Succeed())
+		g.Expect(list.Items).To(HaveLen(1))
+		d = list.Items[0]
+	}).Should(Succeed())
+	return d.Labels[computev1.LabelCluster]
 }
