@@ -23,6 +23,7 @@ func (s *Server) ExecuteStatement(ctx context.Context, req *tcli.TExecuteStateme
 	if status != nil {
 		return &tcli.TExecuteStatementResp{Status: status}, nil
 	}
+	op.arrow = req.GetCanReadArrowResult_()
 	resp := &tcli.TExecuteStatementResp{Status: okStatus(), OperationHandle: op.handleOf()}
 	resp.DirectResults = s.answer(ctx, op, req.GetDirectResults, req.GetRunAsync())
 	return resp, nil

@@ -23,6 +23,8 @@ type operation struct {
 	session   string
 	statement string    // its id in Statements; "" for a static result
 	static    *Snapshot // the answer of a static operation
+	// arrow: the driver reads Arrow batches, and its results are sent so.
+	arrow bool
 
 	mu     sync.Mutex
 	cursor int64 // the next row FetchResults answers
@@ -199,12 +201,22 @@ func (s *Server) GetResultSetMetadata(ctx context.Context, req *tcli.TGetResultS
 	if status != nil {
 		return &tcli.TGetResultSetMetadataResp{Status: status}, nil
 	}
-	return metadataOf(snap.Columns), nil
+	return metadataOf(op, snap.Columns), nil
 }
 
-func metadataOf(columns []sqlwire.Column) *tcli.TGetResultSetMetadataResp {
-	return &tcli.TGetResultSetMetadataResp{Status: okStatus(), Schema: schemaOf(columns),
+// metadataOf is a result's schema, and the Arrow schema of an operation whose results are
+// Arrow batches.
+func metadataOf(op *operation, columns []sqlwire.Column) *tcli.TGetResultSetMetadataResp {
+	md := &tcli.TGetResultSetMetadataResp{Status: okStatus(), Schema: schemaOf(columns),
 		ResultFormat: ptr(tcli.TSparkRowSetType_COLUMN_BASED_SET), Lz4Compressed: ptr(false), IsStagingOperation: ptr(false)}
+	if op.arrow {
+		schema, err := arrowSchemaMessage(columns)
+		if err != nil {
+			return &tcli.TGetResultSetMetadataResp{Status: errorStatus("HY000", "encoding the result's Arrow schema: "+err.Error())}
+		}
+		md.ResultFormat, md.ArrowSchema = ptr(tcli.TSparkRowSetType_ARROW_BASED_SET), schema
+	}
+	return md
 }
 
 // FetchResults answers the next rows of the result, at most maxRows and the server's bounds.
@@ -223,7 +235,7 @@ func (s *Server) FetchResults(ctx context.Context, req *tcli.TFetchResultsReq) (
 	}
 	resp := s.fetch(op, snap, req.Orientation, req.MaxRows, req.GetMaxBytes())
 	if req.GetIncludeResultSetMetadata() {
-		resp.ResultSetMetadata = metadataOf(snap.Columns)
+		resp.ResultSetMetadata = metadataOf(op, snap.Columns)
 	}
 	return resp, nil
 }
@@ -245,6 +257,16 @@ func (s *Server) fetch(op *operation, snap Snapshot, orientation tcli.TFetchOrie
 	}
 	rows := sliceRows(snap.Chunks, op.cursor, limit, budget)
 	set := rowSet(snap.Columns, op.cursor, rows)
+	if op.arrow {
+		set = &tcli.TRowSet{StartRowOffset: op.cursor, Rows: []*tcli.TRow{}}
+		if len(rows) > 0 {
+			batch, err := arrowBatch(snap.Columns, rows)
+			if err != nil {
+				return &tcli.TFetchResultsResp{Status: errorStatus("HY000", "encoding rows as Arrow: "+err.Error())}
+			}
+			set.ArrowBatches = []*tcli.TSparkArrowBatch{{Batch: batch, RowCount: int64(len(rows))}}
+		}
+	}
 	op.cursor += int64(len(rows))
 	return &tcli.TFetchResultsResp{Status: okStatus(), HasMoreRows: ptr(op.cursor < snap.Rows), Results: set}
 }
@@ -268,7 +290,7 @@ func (s *Server) directResults(ctx context.Context, op *operation, want *tcli.TS
 		// A failed or canceled operation stays open: the driver asks for its status and closes it.
 		return d
 	}
-	d.ResultSetMetadata = metadataOf(snap.Columns)
+	d.ResultSetMetadata = metadataOf(op, snap.Columns)
 	d.ResultSet = s.fetch(op, snap, tcli.TFetchOrientation_FETCH_FIRST, want.MaxRows, want.GetMaxBytes())
 	if d.ResultSet.GetHasMoreRows() {
 		return d

@@ -169,8 +169,7 @@ func column(t columnType, rows [][]*string, i int) *tcli.TColumn {
 	}
 	text := func(s string) string { return s }
 	if t.id == tcli.TTypeId_TIMESTAMP_TYPE {
-		// The engine writes ISO 8601's T; drivers and BI tools expect SQL's space.
-		text = func(s string) string { return strings.Replace(s, "T", " ", 1) }
+		text = timestampText
 	}
 	return &tcli.TColumn{StringVal: &tcli.TStringColumn{Values: values(rows, i, nulls, text), Nulls: nulls}}
 }
@@ -195,3 +194,7 @@ func parseInt[T int8 | int16 | int32 | int64](bits int) func(string) T {
 		return T(n)
 	}
 }
+
+// timestampText is a timestamp as drivers and BI tools expect it: the engine writes ISO 8601's
+// T, SQL has a space.
+func timestampText(s string) string { return strings.Replace(s, "T", " ", 1) }

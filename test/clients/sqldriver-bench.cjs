@@ -12,6 +12,8 @@ dns.setDefaultResultOrder('ipv4first');
 
 (async () => {
   const client = new DBSQLClient();
+  // SPL_ARROW=false asks for column-based sets instead of the driver's default Arrow batches.
+  if (process.env.SPL_ARROW === 'false') client.config.arrowEnabled = false;
   await client.connect({
     host: process.env.SPL_HOST, port: Number(process.env.SPL_PORT), path: process.env.SPL_PATH,
     token: process.env.SPL_TOKEN, customCaCert: fs.readFileSync(process.env.SPL_CA), retryMaxAttempts: 1,

@@ -36,6 +36,8 @@ const env = (name) => {
 };
 async function connect(token, options = {}) {
   const client = new DBSQLClient();
+  // The driver reads Arrow batches by default; without, it asks for column-based sets.
+  if (options.arrow === false) client.config.arrowEnabled = false;
   await client.connect({
     host: env('SPL_HOST'), port: Number(env('SPL_PORT')), path: options.path ?? env('SPL_PATH'), token,
     customCaCert: fs.readFileSync(env('SPL_CA')), retryMaxAttempts: 1,
@@ -45,14 +47,22 @@ async function connect(token, options = {}) {
 
 let client;
 let session;
+let columnsClient;
+let columnsSession;
 test.before(async () => {
   client = await connect(env('SPL_TOKEN'));
   session = await client.openSession();
+  columnsClient = await connect(env('SPL_TOKEN'), { arrow: false });
+  columnsSession = await columnsClient.openSession();
 });
 test.after(async () => {
   await session?.close();
   await client?.close();
+  await columnsSession?.close();
+  await columnsClient?.close();
 });
+// Both result formats: Arrow batches (the drivers' default) and column-based sets.
+const formats = () => [['Arrow', session], ['column-based', columnsSession]];
 
 // same compares a driver's value with DuckDB's text: numbers as numbers, the rest as text.
 function same(actual, expected, where) {
@@ -66,45 +76,50 @@ function same(actual, expected, where) {
   }
 }
 
-test('TPC-H Q1 with fetchAll, typed and equal to embedded DuckDB', async () => {
-  const op = await session.executeStatement(env('SPL_Q1_SQL'));
-  const rows = await op.fetchAll();
-  await op.close();
-  const want = JSON.parse(env('SPL_Q1'));
-  assert.equal(rows.length, want.length);
-  assert.equal(typeof rows[0].count_order, 'number', 'BIGINT arrives as a number');
-  assert.equal(typeof rows[0].sum_qty, 'number', 'DECIMAL arrives as a number');
-  rows.forEach((row, i) => Object.values(row).forEach((v, j) => same(v, want[i][j], `row ${i} column ${j}`)));
-  console.log('Q1 first row', JSON.stringify(rows[0]));
+test('TPC-H Q1 with fetchAll, typed and equal to embedded DuckDB, in both formats', async () => {
+  for (const [format, session] of formats()) {
+    const op = await session.executeStatement(env('SPL_Q1_SQL'));
+    const rows = await op.fetchAll();
+    await op.close();
+    const want = JSON.parse(env('SPL_Q1'));
+    assert.equal(rows.length, want.length);
+    assert.equal(typeof rows[0].count_order, 'number', 'BIGINT arrives as a number');
+    assert.equal(typeof rows[0].sum_qty, 'number', 'DECIMAL arrives as a number');
+    rows.forEach((row, i) => Object.values(row).forEach((v, j) => same(v, want[i][j], `${format}: row ${i} column ${j}`)));
+    console.log(`Q1 first row (${format})`, JSON.stringify(rows[0]));
+  }
 });
 
-test('a 100,000-row result across several fetches, with the row count and sums of DuckDB', async () => {
-  const op = await session.executeStatement(env('SPL_BIG_SQL'));
-  let chunks = 0;
-  const sums = { rows: 0, id: 0, flags: 0, x: 0, d: 0, days: new Set(), label: 0 };
-  do {
-    const chunk = await op.fetchChunk({ maxRows: 10000 });
-    if (chunk.length > 0) chunks++;
-    for (const r of chunk) {
-      sums.rows++;
-      sums.id += Number(r.id);
-      sums.flags += r.flag ? 1 : 0;
-      sums.x += r.x;
-      sums.d += r.d;
-      sums.days.add(r.day);
-      sums.label += r.label.length;
-    }
-  } while (await op.hasMoreRows());
-  await op.close();
-  const want = JSON.parse(env('SPL_BIG_SUMS'));
-  assert.equal(sums.rows, 100000);
-  assert.equal(chunks, 10, 'ten fetches of 10,000 rows');
-  same(sums.id, want.id, 'sum(id)');
-  same(sums.flags, want.flags, 'count of flags');
-  same(sums.x, want.x, 'sum(x)');
-  same(sums.d, want.d, 'sum(d)');
-  same(sums.days.size, want.days, 'distinct days');
-  same(sums.label, want.label, 'sum(length(label))');
+test('a 100,000-row result across several fetches, with the row count and sums of DuckDB, in both formats', async () => {
+  for (const [format, session] of formats()) {
+    const op = await session.executeStatement(env('SPL_BIG_SQL'));
+    let chunks = 0;
+    const sums = { rows: 0, id: 0, flags: 0, x: 0, d: 0, days: new Set(), label: 0 };
+    do {
+      const chunk = await op.fetchChunk({ maxRows: 10000 });
+      if (chunk.length > 0) chunks++;
+      for (const r of chunk) {
+        sums.rows++;
+        sums.id += Number(r.id);
+        sums.flags += r.flag ? 1 : 0;
+        sums.x += r.x;
+        sums.d += r.d;
+        sums.days.add(r.day);
+        sums.label += r.label.length;
+      }
+    } while (await op.hasMoreRows());
+    await op.close();
+    const want = JSON.parse(env('SPL_BIG_SUMS'));
+    assert.equal(sums.rows, 100000);
+    assert.equal(chunks, 10, 'ten fetches of 10,000 rows');
+    same(sums.id, want.id, 'sum(id)');
+    same(sums.flags, want.flags, 'count of flags');
+    same(sums.x, want.x, 'sum(x)');
+    same(sums.d, want.d, 'sum(d)');
+    same(sums.days.size, want.days, 'distinct days');
+    same(sums.label, want.label, 'sum(length(label))');
+    console.log(`100,000 rows (${format}) in ${chunks} fetches`);
+  }
 });
 
 test('runAsync without direct results: the state is polled until FINISHED', async () => {

@@ -36,64 +36,83 @@ type driverAnswer struct {
 	Error string  `json:"error"`
 }
 
-// startDriver serves the gateway's handler over TLS on loopback (the driver speaks only
-// HTTPS), with a certificate for localhost in dir, and starts the driver against it; nil and
-// the reason when node is not installed.
-func startDriver(ctx context.Context, handler http.Handler, dir string) (*driver, func(), error) {
+// startDrivers serves the gateway's handler over TLS on loopback (the driver speaks only
+// HTTPS), with a certificate for localhost in dir, and starts two drivers against it: one
+// reading Arrow batches (its default), one column-based sets; the reason when node is not
+// installed.
+func startDrivers(ctx context.Context, handler http.Handler, dir string) (arrow, columns *driver, stop func(), err error) {
 	modules, err := clients.Install(ctx, os.Stderr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	now := time.Now()
 	ca, err := certs.NewCA("sqlbench-ca", now, 24*time.Hour)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	pair, err := certs.Issue(ca, certs.Serving, "localhost", []string{"localhost"}, now, 24*time.Hour)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cert, err := tls.X509KeyPair(pair.Cert, pair.Key)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	caFile := filepath.Join(dir, "driver-ca.crt")
 	if err := os.WriteFile(caFile, ca.Cert, 0o600); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(clients.Dir(), "sqldriver-bench.cjs"))
-	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "NODE_NO_WARNINGS=1", "SPL_HOST=localhost",
+	env := append(os.Environ(), "NODE_PATH="+modules, "NODE_NO_WARNINGS=1", "SPL_HOST=localhost",
 		"SPL_PORT="+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), "SPL_PATH=/workspaces/"+workspace+"/sql/1.0/warehouses/"+warehouse,
 		"SPL_TOKEN="+benchkit.UserToken, "SPL_CA="+caFile)
+	var stops []func()
+	stop = func() {
+		for _, f := range stops {
+			f()
+		}
+		_ = hs.Close()
+	}
+	if arrow, err = startDriver(ctx, append(env, "SPL_ARROW=true"), &stops); err == nil {
+		columns, err = startDriver(ctx, append(env, "SPL_ARROW=false"), &stops)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return arrow, columns, stop, nil
+}
+
+// startDriver starts one driver process with env, and adds its stop to stops.
+func startDriver(ctx context.Context, env []string, stops *[]func()) (*driver, error) {
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(clients.Dir(), "sqldriver-bench.cjs"))
+	cmd.Env = env
 	cmd.Stderr = io.Discard // the driver logs its connection at info level
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	d := &driver{cmd: cmd, in: in, out: bufio.NewScanner(out)}
-	stop := func() {
+	*stops = append(*stops, func() {
 		_ = in.Close()
 		_ = cmd.Wait()
-		_ = hs.Close()
-	}
+	})
 	if a, err := d.read(); err != nil || !a.Ready {
-		stop()
-		return nil, nil, fmt.Errorf("the driver did not connect: %v %s", err, a.Error)
+		return nil, fmt.Errorf("the driver did not connect: %v %s", err, a.Error)
 	}
-	return d, stop, nil
+	return d, nil
 }
 
 func (d *driver) read() (driverAnswer, error) {

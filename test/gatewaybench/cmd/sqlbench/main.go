@@ -94,9 +94,9 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 		return err
 	}
 	defer stop()
-	drv, stopDriver, driverErr := startDriver(ctx, gw.handler, gw.dir)
+	arrowDriver, columnsDriver, stopDrivers, driverErr := startDrivers(ctx, gw.handler, gw.dir)
 	if driverErr == nil {
-		defer stopDriver()
+		defer stopDrivers()
 	}
 
 	var rows []string
@@ -105,7 +105,7 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 		if !ok {
 			return fmt.Errorf("no TPC-H query %q", q)
 		}
-		var d, g, v []time.Duration
+		var d, g, va, vc []time.Duration
 		for i := -3; i < runs; i++ { // three warm-up runs of each
 			t0 := time.Now()
 			n, err := runDirect(direct, text)
@@ -124,32 +124,40 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 			if i >= 0 {
 				d, g = append(d, t1.Sub(t0)), append(g, t2.Sub(t1))
 			}
-			if drv != nil {
-				took, k, err := drv.statement(text)
-				if err != nil {
-					return fmt.Errorf("%s through the SQL driver: %w", q, err)
-				}
-				if k != n {
-					return fmt.Errorf("%s: %d rows direct, %d through the SQL driver", q, n, k)
-				}
-				if i >= 0 {
-					v = append(v, took)
+			if arrowDriver != nil {
+				for _, p := range []struct {
+					drv   *driver
+					times *[]time.Duration
+					name  string
+				}{{arrowDriver, &va, "Arrow"}, {columnsDriver, &vc, "column-based"}} {
+					took, k, err := p.drv.statement(text)
+					if err != nil {
+						return fmt.Errorf("%s through the SQL driver (%s): %w", q, p.name, err)
+					}
+					if k != n {
+						return fmt.Errorf("%s: %d rows direct, %d through the SQL driver (%s)", q, n, k, p.name)
+					}
+					if i >= 0 {
+						*p.times = append(*p.times, took)
+					}
 				}
 			}
 		}
 		ds, gs := measure(d), measure(g)
 		row := fmt.Sprintf("| %s | %s | %s | %s | %s | %+.1f%% (%s) |", strings.ToUpper(q), ms(ds.median), ms(ds.p90), ms(gs.median), ms(gs.p90),
 			100*(gs.median.Seconds()/ds.median.Seconds()-1), ms(gs.median-ds.median))
-		if drv != nil {
+		for _, v := range [][]time.Duration{va, vc} {
+			if len(v) == 0 {
+				row += " – | – | – |"
+				continue
+			}
 			vs := measure(v)
 			row += fmt.Sprintf(" %s | %s | %+.1f%% (%s) |", ms(vs.median), ms(vs.p90), 100*(vs.median.Seconds()/ds.median.Seconds()-1), ms(vs.median-ds.median))
-		} else {
-			row += " – | – | – |"
 		}
 		rows = append(rows, row)
 	}
 	driverNote := "Databricks' Node SQL driver (`@databricks/sql` 2.1.0, test/clients) on one session of `POST /sql/1.0/warehouses/{id}` over TLS on loopback, " +
-		"`executeStatement` (direct results) and `fetchAll`, timed by the driver's process; column-based results (the gateway does not send Arrow yet)"
+		"`executeStatement` (direct results) and `fetchAll`, timed by the driver's process; one driver reads Arrow batches (its default), one column-based sets"
 	if driverErr != nil {
 		driverNote = "not measured: " + driverErr.Error()
 	}
@@ -168,8 +176,8 @@ reused from %s). Each query runs %d times on each path, alternating, after three
   real engine (internal/sqlengine) on loopback, the result streamed back and answered as JSON;
 - **driver**: %s.
 
-| query | direct median | direct p90 | gateway median | gateway p90 | gateway overhead (median) | driver median | driver p90 | driver overhead (median) |
-|---|---|---|---|---|---|---|---|---|
+| query | direct median | direct p90 | gateway median | gateway p90 | gateway overhead (median) | driver Arrow median | driver Arrow p90 | driver Arrow overhead (median) | driver columns median | driver columns p90 | driver columns overhead (median) |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 %s
 
 A one-cluster warehouse (one engine, at most 10 statements at once), %d clients submitting for %s:
