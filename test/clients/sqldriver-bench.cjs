@@ -3,12 +3,11 @@
 // time and row count ({"ms": ..., "rows": ...}) on standard output, so that a Go benchmark
 // can interleave the driver's runs with its own. Environment as sqldriver.test.cjs's.
 'use strict';
-const dns = require('node:dns');
 const fs = require('node:fs');
 const readline = require('node:readline');
 const { DBSQLClient } = require('@databricks/sql');
 
-dns.setDefaultResultOrder('ipv4first');
+require('./resolve.cjs');
 
 (async () => {
   const client = new DBSQLClient();

@@ -5,11 +5,10 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const dns = require('node:dns');
 const fs = require('node:fs');
 const { DBSQLClient } = require('@databricks/sql');
 
-dns.setDefaultResultOrder('ipv4first');
+require('./resolve.cjs');
 
 test('a statement for a stopped warehouse starts it and succeeds', async () => {
   const client = new DBSQLClient();

@@ -9,25 +9,10 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const dns = require('node:dns');
 const fs = require('node:fs');
 const { DBSQLClient } = require('@databricks/sql');
 
-// localhost, as the gateway's certificate names it, is this machine's IPv4 loopback here.
-dns.setDefaultResultOrder('ipv4first');
-// SPL_RESOLVE=<host>=<address> points the host at an address, as curl's --connect-to does: the
-// real-node tier reaches a gateway pod by its address under the Service's name.
-if (process.env.SPL_RESOLVE) {
-  const [name, address] = process.env.SPL_RESOLVE.split('=');
-  const lookup = dns.lookup;
-  dns.lookup = (host, options, callback) => {
-    if (host !== name) return lookup(host, options, callback);
-    const cb = typeof options === 'function' ? options : callback;
-    const all = typeof options === 'object' && options.all;
-    process.nextTick(() => (all ? cb(null, [{ address, family: 4 }]) : cb(null, address, 4)));
-    return undefined;
-  };
-}
+require('./resolve.cjs');
 
 const env = (name) => {
   const v = process.env[name];
