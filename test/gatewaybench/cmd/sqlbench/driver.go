@@ -30,6 +30,8 @@ type driver struct {
 }
 
 type driverAnswer struct {
+	// Level is set on the lines the driver's own logger writes to standard output.
+	Level string  `json:"level"`
 	Ready bool    `json:"ready"`
 	MS    float64 `json:"ms"`
 	Rows  int     `json:"rows"`
@@ -115,13 +117,15 @@ func startDriver(ctx context.Context, env []string, stops *[]func()) (*driver, e
 	return d, nil
 }
 
+// read is the script's next answer, past the driver's log lines.
 func (d *driver) read() (driverAnswer, error) {
-	var a driverAnswer
-	if !d.out.Scan() {
-		return a, errors.Join(errors.New("the driver exited"), d.out.Err())
+	for d.out.Scan() {
+		var a driverAnswer
+		if err := json.Unmarshal(d.out.Bytes(), &a); err != nil || a.Level == "" {
+			return a, err
+		}
 	}
-	err := json.Unmarshal(d.out.Bytes(), &a)
-	return a, err
+	return driverAnswer{}, errors.Join(errors.New("the driver exited"), d.out.Err())
 }
 
 // statement runs a statement through the driver and returns its time as the driver measured

@@ -73,7 +73,12 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 	ctx := context.Background()
 	dir := filepath.Join(dataDir, tpch.ScaleDirName(scale))
 	genStart := time.Now()
-	if err := tpch.Generate(ctx, dir, scale); err != nil {
+	// The generator reports its progress on standard output, which is the report's.
+	stdout := os.Stdout
+	os.Stdout = os.Stderr
+	err := tpch.Generate(ctx, dir, scale)
+	os.Stdout = stdout
+	if err != nil {
 		return err
 	}
 	gen := time.Since(genStart)
