@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/serverlessplane/operator/pkg/certs"
@@ -68,7 +69,7 @@ func startDrivers(ctx context.Context, handler http.Handler, dir string) (arrow,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: serverTimes.wrap(handler), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
 	env := append(os.Environ(), "NODE_PATH="+modules, "NODE_NO_WARNINGS=1", "SPL_HOST=localhost",
 		"SPL_PORT="+strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), "SPL_PATH=/workspaces/"+workspace+"/sql/1.0/warehouses/"+warehouse,
@@ -115,6 +116,34 @@ func startDriver(ctx context.Context, env []string, stops *[]func()) (*driver, e
 		return nil, fmt.Errorf("the driver did not connect: %v %s", err, a.Error)
 	}
 	return d, nil
+}
+
+// callTimes records how long the gateway took over each Thrift call, from the request to the
+// last byte of the answer: the driver's time less this is the driver's own, in its process.
+type callTimes struct {
+	mu    sync.Mutex
+	times []time.Duration
+}
+
+var serverTimes = &callTimes{}
+
+func (c *callTimes) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		c.mu.Lock()
+		c.times = append(c.times, time.Since(start))
+		c.mu.Unlock()
+	})
+}
+
+// take returns the times recorded since the last take.
+func (c *callTimes) take() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.times
+	c.times = nil
+	return t
 }
 
 // read is the script's next answer, past the driver's log lines.

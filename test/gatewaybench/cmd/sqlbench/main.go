@@ -110,7 +110,7 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 		if !ok {
 			return fmt.Errorf("no TPC-H query %q", q)
 		}
-		var d, g, va, vc []time.Duration
+		var d, g, va, vc, sv []time.Duration
 		for i := -3; i < runs; i++ { // three warm-up runs of each
 			t0 := time.Now()
 			n, err := runDirect(direct, text)
@@ -135,6 +135,7 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 					times *[]time.Duration
 					name  string
 				}{{arrowDriver, &va, "Arrow"}, {columnsDriver, &vc, "column-based"}} {
+					serverTimes.take()
 					took, k, err := p.drv.statement(text)
 					if err != nil {
 						return fmt.Errorf("%s through the SQL driver (%s): %w", q, p.name, err)
@@ -144,6 +145,7 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 					}
 					if i >= 0 {
 						*p.times = append(*p.times, took)
+						sv = append(sv, serverTimes.take()...)
 					}
 				}
 			}
@@ -159,10 +161,16 @@ func run(scale float64, dataDir string, runs int, queries []string, duration tim
 			vs := measure(v)
 			row += fmt.Sprintf(" %s | %s | %+.1f%% (%s) |", ms(vs.median), ms(vs.p90), 100*(vs.median.Seconds()/ds.median.Seconds()-1), ms(vs.median-ds.median))
 		}
+		if len(sv) > 0 {
+			row += fmt.Sprintf(" %s |", ms(measure(sv).median))
+		} else {
+			row += " – |"
+		}
 		rows = append(rows, row)
 	}
 	driverNote := "Databricks' Node SQL driver (`@databricks/sql` 2.1.0, test/clients) on one session of `POST /sql/1.0/warehouses/{id}` over TLS on loopback, " +
-		"`executeStatement` (direct results) and `fetchAll`, timed by the driver's process; one driver reads Arrow batches (its default), one column-based sets"
+		"`executeStatement` (direct results, one Thrift call a statement) and `fetchAll`, timed by the driver's process; one driver reads Arrow batches (its default), one column-based sets; " +
+		"the gateway's time in the driver's Thrift calls (from request to answer, both formats) is in the last column: the driver's time less it is spent in the driver's process"
 	if driverErr != nil {
 		driverNote = "not measured: " + driverErr.Error()
 	}
@@ -181,8 +189,8 @@ reused from %s). Each query runs %d times on each path, alternating, after three
   real engine (internal/sqlengine) on loopback, the result streamed back and answered as JSON;
 - **driver**: %s.
 
-| query | direct median | direct p90 | gateway median | gateway p90 | gateway overhead (median) | driver Arrow median | driver Arrow p90 | driver Arrow overhead (median) | driver columns median | driver columns p90 | driver columns overhead (median) |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| query | direct median | direct p90 | gateway median | gateway p90 | gateway overhead (median) | driver Arrow median | driver Arrow p90 | driver Arrow overhead (median) | driver columns median | driver columns p90 | driver columns overhead (median) | gateway's time in a driver call (median) |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 %s
 
 A one-cluster warehouse (one engine, at most 10 statements at once), %d clients submitting for %s:
