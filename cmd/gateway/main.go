@@ -35,6 +35,7 @@ import (
 
 	computev1 "github.com/serverlessplane/operator/api/v1alpha1"
 	"github.com/serverlessplane/operator/internal/gateway"
+	"github.com/serverlessplane/operator/internal/memlimit"
 	"github.com/serverlessplane/operator/internal/tlsfiles"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -62,7 +63,8 @@ func run() error {
 	statementQueue := flag.Int("statement-queue", 1000, "statements queued per warehouse; past it 429")
 	perCluster := flag.Int("statements-per-cluster", 10, "statements sent to one warehouse cluster at once")
 	resultTTL := flag.Duration("result-ttl", time.Hour, "how long a finished statement's result is kept before it is CLOSED")
-	resultBytes := flag.Int64("result-bytes", 1<<30, "bytes of kept statement results, all together; past it the oldest are CLOSED")
+	resultBytes := flag.Int64("result-bytes", 0, "bytes of kept statement results, all together; past it the oldest are CLOSED (default a quarter of the container's memory limit, 1 GiB without one)")
+	textBytes := flag.Int64("statement-text-bytes", 0, "bytes of the texts of statements queued or running, all together; past it 503 (default a sixteenth of the container's memory limit, 64 MiB without one)")
 	authTTL := flag.Duration("auth-cache-ttl", 10*time.Second, "how long a token review or access review is reused")
 	drainGrace := flag.Duration("drain-grace", 5*time.Second, "on SIGTERM, how long to keep serving while endpoints drop this pod")
 	opts := zap.Options{}
@@ -116,6 +118,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// What the gateway keeps for callers is bounded by what its container may hold.
+	if limit, ok := memlimit.ContainerLimit("/"); ok {
+		if *resultBytes <= 0 {
+			*resultBytes = limit / 4
+		}
+		if *textBytes <= 0 {
+			*textBytes = limit / 16
+		}
+	}
 	metrics := gateway.NewMetrics()
 	srv := gateway.New(gateway.Options{
 		Reader: informers, Writer: writer,
@@ -123,6 +134,7 @@ func run() error {
 		Upstream: upstream, Domain: *domain, Namespace: *namespace, Service: *service,
 		HoldCapacity: *holdCapacity, HoldTimeout: *holdTimeout, HoldBytes: *holdBytes, ReleasePerPod: *releasePerPod, Clock: clk, Metrics: metrics, Log: log,
 		StatementCapacity: *statementQueue, RunningPerCluster: *perCluster, ResultTTL: *resultTTL, ResultBytes: *resultBytes,
+		StatementTextBytes: *textBytes,
 	})
 	// Informers for what every request reads, and a wake-up of held requests and queued
 	// statements when slices or warehouse pods change.

@@ -81,6 +81,9 @@ type Options struct {
 	ResultBytes int64
 	// ChunkRows is the rows of one result chunk (default 10000).
 	ChunkRows int
+	// StatementTextBytes bounds the texts of statements queued or running, all together
+	// (default 64 MiB): past it a statement is refused with 503.
+	StatementTextBytes int64
 }
 
 // Server serves the gateway's API.
@@ -133,6 +136,9 @@ func New(o Options) *Server {
 	}
 	if o.ChunkRows <= 0 {
 		o.ChunkRows = 10000
+	}
+	if o.StatementTextBytes <= 0 {
+		o.StatementTextBytes = 64 << 20
 	}
 	if o.DialContext == nil {
 		o.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +41,9 @@ type sqlStore struct {
 	ttl      time.Duration
 	maxBytes int64
 
+	// text is the bytes of the texts of statements not yet ended, bounded by maxText.
+	text, maxText atomic.Int64
+
 	mu    sync.Mutex
 	byID  map[string]*statement
 	bytes int64
@@ -47,11 +51,25 @@ type sqlStore struct {
 }
 
 func newSQLStore(o Options) *sqlStore {
-	return &sqlStore{
+	c := &sqlStore{
 		queues: stmtqueue.New(o.StatementCapacity), ttl: o.ResultTTL, maxBytes: o.ResultBytes,
 		byID: map[string]*statement{}, poked: map[string]time.Time{},
 	}
+	c.maxText.Store(o.StatementTextBytes)
+	return c
 }
+
+// admitText charges a statement's text to the budget of texts kept until their statements
+// end, or says the budget has no room for it.
+func (c *sqlStore) admitText(n int64) bool {
+	if c.text.Add(n) > c.maxText.Load() {
+		c.text.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (c *sqlStore) releaseText(n int64) { c.text.Add(-n) }
 
 func warehouseKey(namespace, name string) string { return namespace + "/" + name }
 
@@ -291,6 +309,7 @@ func (s *Server) runStatement(st *statement, cluster string, addrs []string) {
 		return
 	}
 	st.state, st.cancel = StateRunning, cancel
+	wire := st.req // finish clears the text: what is sent is this copy
 	st.mu.Unlock()
 	if len(addrs) == 0 {
 		st.finish(StateFailed, &sqlwire.StatementError{ErrorCode: sqlwire.CodeUnavailable, Message: "the warehouse cluster has no ready engine"}, s.o.Clock.Now())
@@ -307,7 +326,7 @@ func (s *Server) runStatement(st *statement, cluster string, addrs []string) {
 		}
 		st.finish(StateFailed, &sqlwire.StatementError{ErrorCode: code, Message: message}, s.o.Clock.Now())
 	}
-	body, _ := json.Marshal(st.req)
+	body, _ := json.Marshal(wire)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+sqlwire.Path, bytes.NewReader(body))
 	req.Host = serverName
 	req.Header.Set("Content-Type", "application/json")
@@ -327,12 +346,46 @@ func (s *Server) runStatement(st *statement, cluster string, addrs []string) {
 	s.readResult(ctx, st, resp.Body, fail)
 }
 
+// maxAnswer bounds the bytes of an engine's answer the gateway reads: a result kept whole is
+// at most InlineLimit, and its JSON is no larger than what it costs to keep (rowsBytes), so an
+// answer past twice that is refused before a frame of it is decoded whole.
+const maxAnswer = 2 * InlineLimit
+
+var errAnswerTooLarge = errors.New("answer too large")
+
+// boundedReader reads at most left bytes, then fails with errAnswerTooLarge.
+type boundedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errAnswerTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
 // readResult keeps the frames of a statement's answer and finishes it.
 func (s *Server) readResult(ctx context.Context, st *statement, body io.Reader, fail func(code, message string)) {
-	dec := json.NewDecoder(body)
+	s.readResultAt(ctx, st, body, fail, s.o.Clock.Now)
+}
+
+// readResultAt is readResult with the clock's now.
+func (s *Server) readResultAt(ctx context.Context, st *statement, body io.Reader, fail func(code, message string), now func() time.Time) {
+	dec := json.NewDecoder(&boundedReader{r: body, left: maxAnswer})
 	for {
 		var f sqlwire.Frame
 		if err := dec.Decode(&f); err != nil {
+			if errors.Is(err, errAnswerTooLarge) {
+				fail(sqlwire.CodeBadRequest, fmt.Sprintf("the result exceeds the INLINE limit of %d MiB: add a LIMIT or set row_limit", InlineLimit>>20))
+				return
+			}
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
@@ -342,21 +395,23 @@ func (s *Server) readResult(ctx context.Context, st *statement, body io.Reader, 
 		switch {
 		case f.Error != nil:
 			if ctx.Err() != nil {
-				st.finish(StateCanceled, nil, s.o.Clock.Now())
+				st.finish(StateCanceled, nil, now())
 			} else {
-				st.finish(StateFailed, f.Error, s.o.Clock.Now())
+				st.finish(StateFailed, f.Error, now())
 			}
 			return
 		case f.End != nil:
 			st.mu.Lock()
 			st.rows, st.truncated = f.End.RowCount, f.End.Truncated
 			st.mu.Unlock()
-			st.finish(StateSucceeded, nil, s.o.Clock.Now())
+			st.finish(StateSucceeded, nil, now())
 			return
 		case f.Columns != nil:
 			st.mu.Lock()
 			st.columns = f.Columns
 			st.mu.Unlock()
+		case len(f.Rows) == 0:
+			// An empty frame (or one of no known kind) holds nothing to keep.
 		case f.Rows != nil:
 			size := rowsBytes(f.Rows)
 			st.mu.Lock()
@@ -371,7 +426,7 @@ func (s *Server) readResult(ctx context.Context, st *statement, body io.Reader, 
 			st.mu.Unlock()
 			if over {
 				st.finish(StateFailed, &sqlwire.StatementError{ErrorCode: sqlwire.CodeBadRequest, Message: fmt.Sprintf(
-					"the result exceeds the INLINE limit of %d MiB: add a LIMIT or set row_limit", InlineLimit>>20)}, s.o.Clock.Now())
+					"the result exceeds the INLINE limit of %d MiB: add a LIMIT or set row_limit", InlineLimit>>20)}, now())
 				return
 			}
 		}

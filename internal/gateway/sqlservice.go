@@ -50,6 +50,10 @@ func (s *Server) submitStatement(ctx context.Context, c caller.Caller, warehouse
 	if !wh.DeletionTimestamp.IsZero() {
 		return nil, &refusal{status: http.StatusNotFound, code: apierror.ResourceDoesNotExist, message: fmt.Sprintf("warehouse %q is being deleted", warehouse)}
 	}
+	if len(req.Statement) > sqlwire.MaxStatementBytes {
+		return nil, &refusal{status: http.StatusBadRequest, code: apierror.BadRequest, message: fmt.Sprintf(
+			"statement is %d bytes, over the %d MiB a statement may be: send shorter text, or pass values as parameters", len(req.Statement), sqlwire.MaxStatementBytes>>20)}
+	}
 	if req.ChunkRows <= 0 {
 		req.ChunkRows = s.o.ChunkRows
 	}
@@ -57,7 +61,14 @@ func (s *Server) submitStatement(ctx context.Context, c caller.Caller, warehouse
 		id: newStatementID(), namespace: c.Workspace, warehouse: wh.Name, user: c.User.Username, uid: c.User.UID,
 		submitted: s.o.Clock.Now(), done: make(chan struct{}), state: StatePending, req: req,
 	}
+	text := int64(len(req.Statement))
+	if !s.sql.admitText(text) {
+		return nil, &refusal{status: http.StatusServiceUnavailable, code: apierror.TemporarilyUnavailable, retryAfter: true, message: fmt.Sprintf(
+			"the gateway holds %d MiB of statements waiting or running, as much as it may; retry later", s.o.StatementTextBytes>>20)}
+	}
+	st.released = func() { s.sql.releaseText(text) }
 	if err := s.sql.submit(st); err != nil {
+		st.released()
 		return nil, &refusal{status: http.StatusTooManyRequests, code: apierror.RequestLimitExceeded, retryAfter: true, message: fmt.Sprintf(
 			"warehouse %q already queues %d statements, as many as it may; retry later", wh.Name, s.o.StatementCapacity)}
 	}

@@ -35,8 +35,9 @@ const (
 	DefaultWaitTimeout = 10 * time.Second
 	// InlineLimit bounds the result of one statement (the API's INLINE disposition limit).
 	InlineLimit = 25 << 20
-	// maxStatementRequest bounds a submission's body.
-	maxStatementRequest = 16 << 20
+	// maxStatementRequest bounds a submission's body: the statement's text
+	// (sqlwire.MaxStatementBytes) and its parameters.
+	maxStatementRequest = 4 << 20
 )
 
 // executeRequest is the body of POST /api/2.0/sql/statements.
@@ -61,6 +62,9 @@ type statement struct {
 	submitted                           time.Time
 	// done is closed when the statement reaches a final state.
 	done chan struct{}
+
+	// released gives the statement's text back to the store's budget; finish calls it once.
+	released func()
 
 	mu        sync.Mutex
 	state     string
@@ -100,6 +104,11 @@ func (st *statement) finish(state string, err *sqlwire.StatementError, now time.
 		defer st.cancel()
 	}
 	st.state, st.err, st.finished, st.cancel = state, err, now, nil
+	// The text went to the engine, or never will: it is not kept for the result's TTL.
+	st.req.Statement, st.req.Parameters = "", nil
+	if st.released != nil {
+		st.released()
+	}
 	if state != StateSucceeded {
 		st.columns, st.chunks, st.bytes = nil, nil, 0
 	}

@@ -10,6 +10,10 @@ const Path = "/v1/statements"
 // ContentType is the content type of a statement's answer.
 const ContentType = "application/x-ndjson"
 
+// MaxStatementBytes bounds a statement's text: an engine takes requests of at most 4 MiB,
+// parameters included.
+const MaxStatementBytes = 3 << 20
+
 // Request is one statement to run.
 type Request struct {
 	// Statement is the SQL text; named parameter markers are :name.
