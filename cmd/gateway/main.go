@@ -58,7 +58,8 @@ func run() error {
 	service := flag.String("service", "serverlessplane-gateway", "the gateway's Service, to count the replicas that share rate limits; empty: one replica")
 	holdCapacity := flag.Int("hold-capacity", 1000, "requests held per served entity at zero; past it 503")
 	holdTimeout := flag.Duration("hold-timeout", 5*time.Minute, "how long a request is held for a served entity at zero; past it 503")
-	holdBytes := flag.Int64("hold-bytes", 256<<20, "bytes of held request bodies, all entities together; past it 503")
+	holdBytes := flag.Int64("hold-bytes", 256<<20, "bytes of held requests (bodies, and 16 KiB each besides), all entities together; past it 503")
+	holdShare := flag.Int64("hold-bytes-per-workspace", 0, "one workspace's share of --hold-bytes; past it 503 for that workspace only (default a quarter)")
 	releasePerPod := flag.Int("release-per-pod", 4, "while an entity has held requests, how many this replica sends one of its pods at once, oldest first (set it to modelServing.concurrencyPerReplica)")
 	statementQueue := flag.Int("statement-queue", 1000, "statements queued per warehouse; past it 429")
 	perCluster := flag.Int("statements-per-cluster", 10, "statements sent to one warehouse cluster at once")
@@ -132,7 +133,7 @@ func run() error {
 		Reader: informers, Writer: writer,
 		Auth:     &gateway.Authorizer{Client: clientset, Clock: clk, TTL: *authTTL},
 		Upstream: upstream, Domain: *domain, Namespace: *namespace, Service: *service,
-		HoldCapacity: *holdCapacity, HoldTimeout: *holdTimeout, HoldBytes: *holdBytes, ReleasePerPod: *releasePerPod, Clock: clk, Metrics: metrics, Log: log,
+		HoldCapacity: *holdCapacity, HoldTimeout: *holdTimeout, HoldBytes: *holdBytes, HoldBytesPerWorkspace: *holdShare, ReleasePerPod: *releasePerPod, Clock: clk, Metrics: metrics, Log: log,
 		StatementCapacity: *statementQueue, RunningPerCluster: *perCluster, ResultTTL: *resultTTL, ResultBytes: *resultBytes,
 		StatementTextBytes: *textBytes,
 	})

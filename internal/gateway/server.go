@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -33,6 +32,7 @@ import (
 	"github.com/serverlessplane/operator/internal/hs2"
 	"github.com/serverlessplane/operator/internal/tlsfiles"
 	"github.com/serverlessplane/operator/pkg/balance"
+	"github.com/serverlessplane/operator/pkg/budget"
 	"github.com/serverlessplane/operator/pkg/holdqueue"
 	"github.com/serverlessplane/operator/pkg/naming"
 	"github.com/serverlessplane/operator/pkg/ratelimit"
@@ -57,6 +57,10 @@ type Options struct {
 	// HoldBytes bounds the bodies of every held request together (a held request's body is
 	// read, so that a client that leaves is noticed); past it 503. Default 256 MiB.
 	HoldBytes int64
+	// HoldBytesPerWorkspace is one workspace's share of HoldBytes (default a quarter), so that
+	// one workspace holding requests for its own entities cannot keep another's from being
+	// held. Each held request is charged its body and heldOverhead.
+	HoldBytesPerWorkspace int64
 	// ReleasePerPod bounds the requests this replica sends one pod at once while its entity
 	// has held requests (default 4, the default modelServing.concurrencyPerReplica): a backlog
 	// leaves oldest first at the pace the pods answer, and new requests queue behind it,
@@ -101,12 +105,16 @@ type Server struct {
 	poked      map[string]time.Time
 	rnd        *rand.Rand
 	next       int
-	heldBytes  atomic.Int64
+	held       *budget.Budget
 	wake       chan struct{}
 	sql        *sqlStore
 	// thrift serves SQL drivers (HiveServer2) on the same statements.
 	thrift *hs2.Server
 }
+
+// heldOverhead is about what a held request costs besides its body: its request, context and
+// goroutine (measured at ~17 KiB of heap). Charging it bounds the number held too.
+const heldOverhead = 16 << 10
 
 // repoke is how often a held entity is named again while its requests wait.
 const repoke = 5 * time.Second
@@ -118,6 +126,9 @@ func New(o Options) *Server {
 	}
 	if o.HoldBytes <= 0 {
 		o.HoldBytes = 256 << 20
+	}
+	if o.HoldBytesPerWorkspace <= 0 {
+		o.HoldBytesPerWorkspace = o.HoldBytes / 4
 	}
 	if o.ReleasePerPod <= 0 {
 		o.ReleasePerPod = 4
@@ -147,6 +158,7 @@ func New(o Options) *Server {
 		o: o, limiter: ratelimit.New(o.Clock), hold: holdqueue.New(o.HoldCapacity, o.HoldTimeout, o.Clock),
 		transports: map[string]*http.Transport{}, poked: map[string]time.Time{}, wake: make(chan struct{}, 1),
 		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x5e7e)), sql: newSQLStore(o),
+		held: budget.New(o.HoldBytes, o.HoldBytesPerWorkspace),
 	}
 	s.thrift = hs2.New(hs2.Options{Statements: s.Statements(), Clock: o.Clock, Log: o.Log.WithName("thrift")})
 	if o.Metrics != nil {
@@ -406,13 +418,13 @@ func (s *Server) holdRequest(w http.ResponseWriter, r *http.Request, ep *compute
 	case err != nil:
 		return "", 499 // the client went away
 	}
-	if s.heldBytes.Add(int64(len(body))) > s.o.HoldBytes {
-		s.heldBytes.Add(-int64(len(body)))
+	cost := int64(len(body)) + heldOverhead
+	if err := s.held.Take(ep.Namespace, cost); err != nil {
 		apierror.Write(w, http.StatusServiceUnavailable, apierror.TemporarilyUnavailable, fmt.Sprintf(
-			"served model %q is starting and the gateway holds as many request bodies as it may; retry later", entity))
+			"served model %q is starting and the gateway holds as many requests as it may (%s bytes); retry later", entity, err))
 		return "", http.StatusServiceUnavailable
 	}
-	defer s.heldBytes.Add(-int64(len(body)))
+	defer s.held.Give(ep.Namespace, cost)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	held := s.o.Metrics.held.WithLabelValues(ep.Namespace, ep.Name, entity)
 	held.Inc()

@@ -354,6 +354,41 @@ var _ = Describe("Gateway", func() {
 		Expect(h.gauge(gateway.MetricHeld, "endpoint", "cold", "entity", "a")).To(BeZero())
 	})
 
+	It("holds one workspace's requests within its share, so another workspace's are still held", func(ctx SpecContext) {
+		// Each held request costs its body and 16 KiB: a share of 50 KiB holds 3.
+		h := startGateway(ctx, func(o *gateway.Options) { o.HoldBytes, o.HoldBytesPerWorkspace = 200<<10, 50<<10 })
+		greedy := readyWorkspace(ctx, b.Workspace(framework.Name("gw-greedy")).Obj())
+		other := readyWorkspace(ctx, b.Workspace(framework.Name("gw-other")).Obj())
+		var pods []*modelPod
+		for _, ns := range []string{greedy, other} {
+			Expect(k8s.Create(ctx, b.Endpoint(ns, "iris").Entity("a", "main.default.iris", "1").Obj())).To(Succeed())
+			pods = append(pods, h.modelPod(ns, "iris", "a"))
+		}
+		greedyUser, otherUser := workspaceUser(ctx, greedy), workspaceUser(ctx, other)
+
+		By("one workspace fills its share of the hold budget; its next request is refused")
+		var replies []chan reply
+		for i := range 3 {
+			replies = append(replies, h.invokeAsync(greedyUser, greedy, "iris", irisBody(i)))
+			Eventually(func() float64 { return h.gauge(gateway.MetricHeld, "workspace", greedy, "endpoint", "iris") }).Should(BeEquivalentTo(i + 1))
+		}
+		r := h.invoke(greedyUser, greedy, "iris", irisBody(9))
+		expectAPIError(r, http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE")
+		Expect(string(r.body)).To(ContainSubstring("share"))
+
+		By("another workspace's request for its entity at zero is still held, and answered when its pod is ready")
+		replies = append(replies, h.invokeAsync(otherUser, other, "iris", irisBody(4)))
+		Eventually(func() float64 { return h.gauge(gateway.MetricHeld, "workspace", other, "endpoint", "iris") }).Should(BeEquivalentTo(1))
+		h.readySlice(ctx, greedy, "iris", "a", pods[0])
+		h.readySlice(ctx, other, "iris", "a", pods[1])
+		h.gw.Wake()
+		for i, c := range replies {
+			var got reply
+			Eventually(c).Should(Receive(&got), "held request %d", i)
+			Expect(got.code).To(Equal(http.StatusOK), "held request %d: %s", i, got.body)
+		}
+	})
+
 	It("releases held requests oldest first, at the pace the pod answers, and queues new ones behind them", func(ctx SpecContext) {
 		h := startGateway(ctx, func(o *gateway.Options) { o.ReleasePerPod = 1 })
 		ns := readyWorkspace(ctx, b.Workspace(framework.Name("gw-order")).Obj())
