@@ -104,7 +104,7 @@ type ServedEntity struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:XValidation:rule="self.all(e, !e.name.startsWith('SERVERLESSPLANE_') && !(['MODEL_NAME', 'MODEL_VERSION', 'PORT', 'METRICS_PORT'].exists(n, n == e.name)))",message="env names must not start with SERVERLESSPLANE_ or be MODEL_NAME, MODEL_VERSION, PORT or METRICS_PORT: the operator sets those"
-	// +kubebuilder:validation:XValidation:rule="self.all(e, !has(e.valueFrom) || has(e.valueFrom.fieldRef) || has(e.valueFrom.resourceFieldRef))",message="env valueFrom may only be fieldRef or resourceFieldRef: a workload cannot read the namespace's Secrets or ConfigMaps, which workspace admins cannot read either; put the value in value"
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !has(e.valueFrom) || ((has(e.valueFrom.fieldRef) || has(e.valueFrom.resourceFieldRef)) && !has(e.valueFrom.secretKeyRef) && !has(e.valueFrom.configMapKeyRef) && !has(e.valueFrom.fileKeyRef)))",message="env valueFrom may only be fieldRef or resourceFieldRef: a workload cannot read the namespace's Secrets or ConfigMaps, which workspace admins cannot read either; put the value in value"
 	Env []corev1.EnvVar `json:"env,omitempty"`
 }
 

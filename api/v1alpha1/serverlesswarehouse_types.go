@@ -82,7 +82,7 @@ type WarehouseEngine struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:XValidation:rule="self.all(e, !e.name.startsWith('SERVERLESSPLANE_'))",message="env names must not start with SERVERLESSPLANE_: the operator sets those, and the engine's file access and sizing follow them"
-	// +kubebuilder:validation:XValidation:rule="self.all(e, !has(e.valueFrom) || has(e.valueFrom.fieldRef) || has(e.valueFrom.resourceFieldRef))",message="env valueFrom may only be fieldRef or resourceFieldRef: a workload cannot read the namespace's Secrets or ConfigMaps, which workspace admins cannot read either; put the value in value"
+	// +kubebuilder:validation:XValidation:rule="self.all(e, !has(e.valueFrom) || ((has(e.valueFrom.fieldRef) || has(e.valueFrom.resourceFieldRef)) && !has(e.valueFrom.secretKeyRef) && !has(e.valueFrom.configMapKeyRef) && !has(e.valueFrom.fileKeyRef)))",message="env valueFrom may only be fieldRef or resourceFieldRef: a workload cannot read the namespace's Secrets or ConfigMaps, which workspace admins cannot read either; put the value in value"
 	Env []corev1.EnvVar `json:"env,omitempty"`
 }
 

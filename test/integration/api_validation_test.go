@@ -128,6 +128,17 @@ var _ = Describe("API admission", Ordered, func() {
 					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}
 			}),
 			"spec.engine.env", "valueFrom may only be fieldRef or resourceFieldRef"),
+		Entry("warehouse engine env naming a Secret beside a field (pod validation would refuse it only later)",
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Engine = &computev1.WarehouseEngine{Env: []corev1.EnvVar{{Name: "KEY", ValueFrom: &corev1.EnvVarSource{
+					FieldRef:     &corev1.ObjectFieldSelector{FieldPath: "metadata.name"},
+					SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cloud-credentials"}, Key: "key"}}}}}
+			}),
+			swh(func(w *computev1.ServerlessWarehouse) {
+				w.Spec.Engine = &computev1.WarehouseEngine{Env: []corev1.EnvVar{{Name: "POD", ValueFrom: &corev1.EnvVarSource{
+					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}
+			}),
+			"spec.engine.env", "valueFrom may only be fieldRef or resourceFieldRef"),
 		Entry("warehouse with an unknown spot policy",
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.SpotInstancePolicy = "Cheap" }),
 			swh(func(w *computev1.ServerlessWarehouse) { w.Spec.SpotInstancePolicy = computev1.SpotReliabilityOptimized }),
