@@ -61,18 +61,21 @@ var _ = Describe("Gateway confinement", func() {
 		ep := b.Endpoint(ns, "iris").Entity("a", "main.default.iris", "1").Obj()
 		Expect(k8s.Create(ctx, wh)).To(Succeed())
 		Expect(k8s.Create(ctx, ep)).To(Succeed())
-		patch := func(obj client.Object, body map[string]any) error {
+		patch := func(obj client.Object, body map[string]any, opts ...client.PatchOption) error {
 			data, _ := json.Marshal(body)
-			return gw.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data))
+			return gw.Patch(ctx, obj, client.RawPatch(types.MergePatchType, data), opts...)
 		}
 		annotate := func(key, value string) map[string]any {
 			return map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}}
 		}
 
 		By("a change of the spec is refused, naming the one thing it may change")
-		Eventually(func() error {
-			return patch(wh, map[string]any{"spec": map[string]any{"engine": map[string]any{"image": "evil.example/miner:1"}}})
-		}).Should(MatchError(ContainSubstring("may change only the compute.serverlessplane.io/activation annotation")), "the API server enforces the policy")
+		evil := map[string]any{"spec": map[string]any{"engine": map[string]any{"image": "evil.example/miner:1"}}}
+		// Probed as a dry run until the API server enforces the new policy: a patch that landed
+		// before would make every later one a no-op, which the policy rightly allows.
+		Eventually(func() error { return patch(wh, evil, client.DryRunAll) }).
+			Should(MatchError(ContainSubstring("may change only the compute.serverlessplane.io/activation annotation")), "the API server enforces the policy")
+		Expect(patch(wh, evil)).To(MatchError(ContainSubstring("may change only")))
 		Expect(patch(ep, map[string]any{"spec": map[string]any{"servedEntities": []map[string]any{{"name": "a", "model": map[string]string{"name": "x", "version": "1"}, "image": "evil.example/miner:1"}}}})).
 			To(MatchError(ContainSubstring("may change only")))
 		By("so are another annotation, a label and a finalizer")
